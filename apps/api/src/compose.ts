@@ -1,0 +1,104 @@
+import Redis from 'ioredis';
+import { createDefaultToolRegistry } from '@agentyard/agent';
+import type { Config } from '@agentyard/config';
+import { createEventFanout, createEventLog } from '@agentyard/events';
+import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
+import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createRunFinalizer, createRunStore, createTokenBudget } from '@agentyard/runs';
+import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
+import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import type { ApiDeps } from './deps';
+
+export type ApiConfig = Pick<
+  Config,
+  'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
+> &
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS'>>;
+
+/**
+ * The API's composition root: connections, stores and the app's dependencies. main.ts and
+ * the tests both use it, so tests run the same wiring with their own Redis prefix.
+ */
+export async function createApiDeps(
+  config: ApiConfig,
+  opts: { logger: Logger; workspace: Workspace; version: string; registry?: ReturnType<typeof createRegistry>; policies?: TenantPolicies },
+): Promise<ApiDeps & { close(): Promise<void> }> {
+  // Fail fast: with Redis down, requests answer 503 at once instead of queueing forever.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
+  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
+  const queueConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
+  await Promise.all([redis.connect(), subscriber.connect(), queueConnection.connect()]);
+  for (const c of [redis, subscriber, queueConnection]) {
+    c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
+  }
+  const registry = opts.registry ?? createRegistry();
+  const events = createEventLog({ redis, prefix: config.KEY_PREFIX, maxLen: config.EVENTS_MAX_LEN });
+  const store = createRunStore({ redis, prefix: config.KEY_PREFIX, eventsMaxLen: config.EVENTS_MAX_LEN });
+  const queue = createRunQueue({ connection: queueConnection, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS });
+  const fanout = createEventFanout({ subscriber, prefix: config.KEY_PREFIX });
+  const metrics = createApiMetrics(registry);
+  const finalizer = createRunFinalizer({
+    store,
+    events,
+    archiveTarget: (run) => scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id)),
+    onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
+    onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
+  });
+  const workers = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 5000) * 3 });
+  new Gauge({
+    name: 'agentyard_workers',
+    help: 'Workers with a live heartbeat',
+    registers: [registry],
+    async collect() {
+      this.set((await workers.list()).length);
+    },
+  });
+  registerQueueDepth(registry, async () => {
+    const [c, dead, oldest] = await Promise.all([queue.counts(), store.dlqSize(), store.oldestQueued()]);
+    return {
+      depth: {
+        waiting: c.waiting,
+        prioritized: c.prioritized,
+        delayed: c.delayed,
+        delayed_due: c.delayed_due,
+        active: c.active,
+        failed: c.failed,
+        dead_lettered: dead,
+      },
+      oldestWaitingMs: oldest ? Math.max(0, Date.now() - oldest.at) : 0,
+    };
+  });
+  return {
+    redis,
+    workers,
+    store,
+    events,
+    fanout,
+    queue,
+    finalizer,
+    tools: createDefaultToolRegistry(),
+    workspace: opts.workspace,
+    apiKeys: config.API_KEYS,
+    logger: opts.logger,
+    registry,
+    metrics,
+    version: opts.version,
+    bodyLimit: config.API_BODY_LIMIT,
+    heartbeatMs: config.SSE_HEARTBEAT_S * 1000,
+    modelConfigured: config.LLM_BASE_URL !== undefined,
+    budget: {
+      tokens: createTokenBudget({ redis, prefix: config.KEY_PREFIX }),
+      dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
+    },
+    async close() {
+      await fanout.close();
+      await queue.close();
+      await Promise.all([redis.quit(), queueConnection.quit()].map((p) => p.catch(() => undefined)));
+    },
+  };
+}
+
+const defaultPolicies = tenantPolicies({});
+
+/** The workspace the configuration asks for. */
+export const workspaceFromConfig = (config: Config): Workspace => workspaceFromSettings(config);

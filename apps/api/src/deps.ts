@@ -1,0 +1,38 @@
+import type Redis from 'ioredis';
+import type { ApiKey } from '@agentyard/config';
+import type { ToolRegistry } from '@agentyard/agent';
+import type { EventFanout, EventLog } from '@agentyard/events';
+import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
+import type { RunQueue, WorkerRegistry } from '@agentyard/queue';
+import type { RunFinalizer, RunStore, TokenBudget } from '@agentyard/runs';
+import type { Workspace } from '@agentyard/workspace';
+
+/** Everything the API needs, built by main.ts (or a test) and passed in. */
+export interface ApiDeps {
+  redis: Redis;
+  store: RunStore;
+  events: EventLog;
+  fanout: EventFanout;
+  queue: RunQueue;
+  /** Live workers, from their heartbeats. */
+  workers: WorkerRegistry;
+  tools: ToolRegistry;
+  finalizer: RunFinalizer;
+  /** The whole store; runs see it through a tenant- and workspace-scoped view. */
+  workspace: Workspace;
+  apiKeys: ApiKey[];
+  logger: Logger;
+  registry: Registry;
+  metrics: ApiMetrics;
+  version: string;
+  /** @default '4mb' */
+  bodyLimit?: string;
+  /** Milliseconds between SSE heartbeats. @default 15000 */
+  heartbeatMs?: number;
+  /** Whether a model endpoint is configured (prompt-only runs need one). */
+  modelConfigured?: boolean;
+  /** Tenant daily token budgets: a tenant with none left gets 429 at create. */
+  budget?: { tokens: TokenBudget; dailyLimit(tenant: string): number };
+  /** Probe timeout for /readyz. @default 2000 */
+  readyTimeoutMs?: number;
+}

@@ -1,0 +1,46 @@
+import { Router } from 'express';
+import { ValidationError } from '@agentyard/core';
+import { normalisePath, scopeWorkspace, workspaceRoot } from '@agentyard/workspace';
+import type { ApiDeps } from '../deps';
+import { authOf } from '../http/auth';
+
+const TYPES: Record<string, string> = {
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  json: 'application/json',
+  jsonl: 'application/x-ndjson',
+  csv: 'text/csv; charset=utf-8',
+  html: 'text/plain; charset=utf-8', // never rendered as HTML from our origin
+  log: 'text/plain; charset=utf-8',
+};
+
+export function filesRouter(deps: ApiDeps): Router {
+  const r = Router();
+  const runWorkspace = async (tenant: string, runId: string) => {
+    const run = await deps.store.getForTenant(tenant, runId);
+    return { run, ws: scopeWorkspace(deps.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id)) };
+  };
+
+  r.get('/agent/runs/:run_id/files', async (req, res) => {
+    const { run, ws } = await runWorkspace(authOf(res).tenant, req.params.run_id ?? '');
+    const prefix = typeof req.query.prefix === 'string' ? req.query.prefix : '';
+    if (prefix !== '') normalisePath(prefix, 'prefix');
+    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw ValidationError.field('limit', 'an integer from 1 to 10000');
+    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
+    const page = await ws.list(prefix, { limit, ...(cursor ? { cursor } : {}) });
+    res.json({ run_id: run.doc.id, workspace_id: run.doc.workspace_id, ...page });
+  });
+
+  r.get('/agent/runs/:run_id/files/*path', async (req, res) => {
+    const { ws } = await runWorkspace(authOf(res).tenant, req.params.run_id ?? '');
+    const raw = (req.params as unknown as { path: string[] | string }).path;
+    const path = normalisePath(Array.isArray(raw) ? raw.join('/') : raw, 'path');
+    const body = await ws.read(path);
+    const ext = path.includes('.') ? path.slice(path.lastIndexOf('.') + 1).toLowerCase() : '';
+    res.set('Content-Type', TYPES[ext] ?? 'application/octet-stream');
+    res.set('X-Content-Type-Options', 'nosniff');
+    res.send(body);
+  });
+  return r;
+}

@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import type { ApiDeps } from '../deps';
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** Liveness has no dependencies; readiness checks Redis and the workspace for real. */
+export function healthRouter(deps: ApiDeps): Router {
+  const r = Router();
+  const timeout = deps.readyTimeoutMs ?? 2000;
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', version: deps.version });
+  });
+  r.get('/readyz', async (_req, res) => {
+    const checks = await Promise.all(
+      [
+        ['redis', () => deps.redis.ping()],
+        ['workspace', () => deps.workspace.ping()],
+      ].map(async ([name, probe]) => {
+        try {
+          await withTimeout((probe as () => Promise<unknown>)(), timeout, name as string);
+          return { name: name as string, ok: true };
+        } catch (e) {
+          return { name: name as string, ok: false, error: (e as Error).message };
+        }
+      }),
+    );
+    const down = checks.filter((c) => !c.ok).map((c) => c.name);
+    res.status(down.length ? 503 : 200).json({
+      status: down.length ? 'unavailable' : 'ready',
+      ...(down.length ? { down } : {}),
+      checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : c.error])),
+    });
+  });
+  r.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', deps.registry.contentType);
+    res.send(await deps.registry.metrics());
+  });
+  return r;
+}

@@ -1,0 +1,183 @@
+import {
+  BudgetExceededError,
+  InvalidStateError,
+  NotFoundError,
+  UnavailableError,
+  UnprocessableError,
+  ValidationError,
+  isTerminal,
+  newRunId,
+  planSteps,
+  type CancelRunRequest,
+  type CreateRunRequest,
+  type DecideRequest,
+  type ErrorDetail,
+  type RunStatus,
+} from '@agentyard/core';
+import { fingerprint, type StoredRun, type TransitionName } from '@agentyard/runs';
+import type { ApiDeps } from './deps';
+
+type Deps = Pick<ApiDeps, 'store' | 'queue' | 'tools' | 'finalizer' | 'modelConfigured' | 'logger' | 'budget'>;
+
+export interface CommandResult {
+  run: StoredRun;
+  /** false when nothing changed (an idempotent repeat); routes answer 200 instead of 201/202. */
+  changed: boolean;
+}
+
+/**
+ * What the API's actions do, apart from HTTP: validation beyond the schema, the state
+ * transition, and the enqueue. Routes only parse, call one of these, and answer.
+ */
+export function createRunCommands(deps: Deps) {
+  const { store, queue, tools, finalizer } = deps;
+
+  const reload = async (runId: string) => (await store.get(runId))!;
+
+  const enqueue = async (run: StoredRun, name: TransitionName, extra: { del?: string[] } = {}): Promise<StoredRun> => {
+    const t = await store.transition(run.doc.id, name, { bumpGen: true, ...extra });
+    if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, name);
+    try {
+      await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen: t.gen, options: run.doc.options });
+    } catch (err) {
+      // The run says queued but no job exists; put it somewhere a client can retry from.
+      await store
+        .transition(run.doc.id, 'deadLetter', {
+          error: { code: 'enqueue_failed', message: 'the queue did not accept the run; retry it', retryable: true },
+        })
+        .catch(() => undefined);
+      throw new UnavailableError('the queue is unavailable; the run was not queued', err);
+    }
+    // What the transition just wrote, without reading the run back.
+    const queued: StoredRun = { ...run, ended: false, status: 'queued', gen: t.gen, queued_at: t.at };
+    if (extra.del) for (const f of extra.del) delete (queued as unknown as Record<string, unknown>)[f];
+    return queued;
+  };
+
+  const start = async (run: StoredRun): Promise<CommandResult> => {
+    if (run.status !== 'created') {
+      if (isTerminal(run.status)) {
+        throw new InvalidStateError(`run ${run.doc.id} is ${run.status}; use action "retry" to run it again`);
+      }
+      return { run, changed: false };
+    }
+    return { run: await enqueue(run, 'start'), changed: true };
+  };
+
+  return {
+    async create(tenant: string, req: CreateRunRequest, idempotencyKey?: string): Promise<CommandResult> {
+      if (!req.steps && !deps.modelConfigured) {
+        throw new UnprocessableError('a prompt-only run needs a model: set LLM_BASE_URL (and LLM_MODEL) on the server', [
+          { path: 'prompt', message: 'model-driven runs need LLM_BASE_URL to be configured' },
+        ]);
+      }
+      if (deps.budget && !req.steps) {
+        // A model run needs at least its prompt and a short turn's worth of tokens.
+        const limit = deps.budget.dailyLimit(tenant);
+        const minimum = Math.ceil((req.prompt?.length ?? 0) / 4) + MIN_MODEL_TURN_TOKENS;
+        if ((await deps.budget.tokens.left(tenant, limit)) < minimum) {
+          throw new BudgetExceededError(`tenant ${tenant} used its daily token budget (${limit}); it resets at 00:00 UTC`, deps.budget.tokens.resetsInS());
+        }
+      }
+      const steps = req.steps ? planSteps(req.steps) : [];
+      const details: ErrorDetail[] = [];
+      steps.forEach((s, i) => {
+        try {
+          tools.validate(s.tool, s.args, { tool: `steps[${i}].tool`, args: `steps[${i}].args` });
+        } catch (e) {
+          if (e instanceof ValidationError) details.push(...e.details);
+          else throw e;
+        }
+      });
+      if (steps.length > req.options.max_steps) {
+        details.push({ path: 'steps', message: `${steps.length} steps exceed options.max_steps (${req.options.max_steps})` });
+      }
+      if (details.length > 0) throw new ValidationError(`${details[0]!.path}: ${details[0]!.message}`, details);
+
+      const id = newRunId();
+      const { run, created } = await store.create(
+        {
+          id,
+          tenant,
+          workspace_id: req.workspace_id ?? id,
+          ...(req.prompt === undefined ? {} : { prompt: req.prompt }),
+          options: req.options,
+          steps,
+          created_at: new Date().toISOString(),
+        },
+        idempotencyKey ? { key: idempotencyKey, fingerprint: fingerprint(req) } : undefined,
+      );
+      if (!created) return { run, changed: false };
+      if (req.start) return { run: (await start(run)).run, changed: true };
+      return { run, changed: true };
+    },
+
+    async start(tenant: string, runId: string): Promise<CommandResult> {
+      return start(await store.getForTenant(tenant, runId));
+    },
+
+    async cancel(tenant: string, req: CancelRunRequest): Promise<CommandResult> {
+      const run = await store.getForTenant(tenant, req.run_id);
+      if (run.status === 'cancelled') return { run, changed: false };
+      const t = await store.transition(run.doc.id, 'cancel', {
+        set: req.reason ? { cancel_reason: req.reason } : {},
+        error: { code: 'cancelled', message: req.reason ?? 'cancelled by the client', retryable: false },
+      });
+      if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, 'cancel');
+      if (t.previous !== 'running') {
+        // Nobody executes it: drop its job and finish it here. A running run is stopped
+        // and finished by its worker, which polls for the cancel.
+        await queue.remove(run.doc.id, run.gen);
+        await finalizer.finalize(run.doc.id);
+      }
+      return { run: await reload(run.doc.id), changed: true };
+    },
+
+    async retry(tenant: string, runId: string): Promise<CommandResult> {
+      const run = await store.getForTenant(tenant, runId);
+      if (run.status === 'failed') await queue.remove(run.doc.id, run.gen);
+      return { run: await enqueue(run, 'retry', { del: ['ended', 'error', 'finished_at', 'result'] }), changed: true };
+    },
+
+    /** A person's decision on the step a run waits for; the run goes back to the queue. */
+    async decide(tenant: string, req: DecideRequest): Promise<CommandResult> {
+      const run = await store.getForTenant(tenant, req.run_id);
+      const decision = {
+        decision: req.action === 'approve' ? ('approved' as const) : ('rejected' as const),
+        ...(req.comment ? { comment: req.comment } : {}),
+        decided_at: new Date().toISOString(),
+      };
+      const { gen } = await store.decide(run.doc.id, req.step_id, decision, {
+        step_id: req.step_id,
+        phase: 'decided',
+        decision: decision.decision,
+        ...(req.comment ? { comment: req.comment } : {}),
+      });
+      try {
+        await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen, options: run.doc.options });
+      } catch (err) {
+        throw new UnavailableError('the decision is recorded but the queue is unavailable; retry the run', err);
+      }
+      return { run: await reload(run.doc.id), changed: true };
+    },
+
+    /** Operator replay of a dead-lettered run, whatever its tenant. */
+    async replay(runId: string): Promise<CommandResult> {
+      const run = await store.get(runId);
+      if (!run || run.status !== 'dead_lettered') {
+        if (!run) throw new NotFoundError("run", runId);
+        throw new InvalidStateError(`run ${runId} is ${run.status}, not dead_lettered`);
+      }
+      return { run: await enqueue(run, 'retry', { del: ['ended', 'error', 'finished_at', 'result'] }), changed: true };
+    },
+  };
+}
+
+export type RunCommands = ReturnType<typeof createRunCommands>;
+
+/** Below this many tokens left today, a tenant's new model runs are refused with 429. */
+export const MIN_MODEL_TURN_TOKENS = 256;
+
+function stateError(runId: string, current: RunStatus, action: string): InvalidStateError {
+  return new InvalidStateError(`run ${runId} is ${current}; cannot ${action} it`);
+}

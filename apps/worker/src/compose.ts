@@ -1,0 +1,133 @@
+import Redis from 'ioredis';
+import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
+import type { Config } from '@agentyard/config';
+import { createEventLog } from '@agentyard/events';
+import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
+import { createRunFinalizer, createRunStore, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
+import { createModelDeps, type ModelConfig } from './model-deps';
+import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import { buildWorker, type AgentWorker } from './build-worker';
+import { createWorkerRegistry } from '@agentyard/queue';
+import { createHeartbeat, type Heartbeat } from './heartbeat';
+import { createRunProcessor } from './run-processor';
+
+export type WorkerConfig = Pick<
+  Config,
+  | 'REDIS_URL'
+  | 'KEY_PREFIX'
+  | 'QUEUE_NAME'
+  | 'EVENTS_MAX_LEN'
+  | 'WORKER_CONCURRENCY'
+  | 'WORKER_LOCK_MS'
+  | 'WORKER_STALLED_INTERVAL_MS'
+  | 'WORKER_MAX_STALLED'
+> &
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS'>> &
+  Partial<ModelConfig>;
+
+export interface WorkerRuntime extends AgentWorker {
+  registry: Registry;
+  heartbeat: Heartbeat;
+  ready(): Promise<Record<string, string>>;
+  /** Shown on /readyz without affecting readiness: model endpoint breaker states. */
+  details(): Record<string, unknown>;
+  /** Drains (see AgentWorker.close) and then closes every connection. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** The worker's composition root, shared by main.ts and the tests. */
+export async function createWorkerRuntime(
+  config: WorkerConfig,
+  opts: { logger: Logger; workspace: Workspace; registry?: Registry; policies?: TenantPolicies; version?: string },
+): Promise<WorkerRuntime> {
+  const policies = opts.policies ?? tenantPolicies({});
+  // Workers wait out Redis outages instead of failing runs: maxRetriesPerRequest null.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const bullConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  for (const c of [redis, bullConnection]) c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
+  const registry = opts.registry ?? createRegistry();
+  const metrics = createWorkerMetrics(registry);
+  const events = createEventLog({ redis, prefix: config.KEY_PREFIX, maxLen: config.EVENTS_MAX_LEN });
+  const store = createRunStore({ redis, prefix: config.KEY_PREFIX, eventsMaxLen: config.EVENTS_MAX_LEN });
+  const workspaceFor = (run: { doc: { tenant: string; workspace_id: string } }) =>
+    scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id));
+  const model = createModelDeps(
+    {
+      LLM_TIMEOUT_S: 120,
+      LLM_MAX_COMPLETION_TOKENS: 4096,
+      LLM_BREAKER_FAILURES: 5,
+      LLM_BREAKER_RESET_S: 30,
+      ...config,
+    },
+    { registry, logger: opts.logger, tokens: createTokenBudget({ redis, prefix: config.KEY_PREFIX }), policies },
+  );
+  const tools = createDefaultToolRegistry();
+  const supervisor = createSupervisor({
+    store,
+    events,
+    tools,
+    workspaceFor,
+    ...(model ? { model } : {}),
+    onStep: ({ tool, outcome, errorClass, seconds }) => {
+      // Only registered tool names (and "model") become label values: bounded cardinality.
+      const name = tool === 'model' || tools.get(tool) ? tool : 'unknown';
+      metrics.stepDuration.observe({ tool: name, outcome }, seconds);
+      metrics.toolCalls.inc({ tool: name, outcome, error_class: errorClass });
+    },
+  });
+  const finalizer = createRunFinalizer({
+    store,
+    events,
+    archiveTarget: workspaceFor,
+    onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
+    onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
+  });
+  const processor = createRunProcessor({
+    store,
+    events,
+    supervisor,
+    finalizer,
+    logger: opts.logger,
+    metrics,
+    slots: { slots: createTenantSlots({ redis, prefix: config.KEY_PREFIX }), limit: (tenant) => policies.get(tenant).max_concurrent_runs },
+  });
+  const agentWorker = buildWorker({
+    connection: bullConnection,
+    queueName: config.QUEUE_NAME,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED,
+    processor,
+    logger: opts.logger,
+    metrics,
+  });
+  const heartbeat = createHeartbeat({
+    registry: createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 5000) * 3 }),
+    intervalMs: config.WORKER_HEARTBEAT_MS ?? 5000,
+    version: opts.version ?? '0.0.0',
+    concurrency: config.WORKER_CONCURRENCY,
+    activeRuns: () => processor.activeCount(),
+    logger: opts.logger,
+  });
+  return {
+    ...agentWorker,
+    registry,
+    heartbeat,
+    details: () => (model ? { model_breakers: model.breakers.states() } : {}),
+    async ready() {
+      const checks: Record<string, string> = {};
+      await Promise.all([
+        redis.ping().then(() => (checks.redis = 'ok'), (e: Error) => (checks.redis = e.message)),
+        opts.workspace.ping().then(() => (checks.workspace = 'ok'), (e: Error) => (checks.workspace = e.message)),
+      ]);
+      return checks;
+    },
+    async shutdown(graceMs) {
+      await agentWorker.close(graceMs);
+      await heartbeat.stop();
+      await Promise.all([redis.quit(), bullConnection.quit()].map((p) => p.catch(() => undefined)));
+    },
+  };
+}

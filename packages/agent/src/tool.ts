@@ -1,0 +1,35 @@
+import type { z } from 'zod';
+import type { LogLevel } from '@agentyard/core';
+import type { Workspace } from '@agentyard/workspace';
+
+export type SideEffects = 'none' | 'reversible' | 'irreversible';
+
+/** What a tool may touch while it runs. Narrow on purpose: tools never see Redis or config. */
+export interface ToolContext {
+  /** Aborted on cancel, step or run timeout, or worker shutdown; tools must stop promptly. */
+  signal: AbortSignal;
+  /** The run's workspace; paths are relative to it. */
+  workspace: Workspace;
+  runId: string;
+  stepId: string;
+  /** 1 on the first execution of this step, 2 on its first retry, … */
+  attempt: number;
+  log(level: LogLevel, message: string): Promise<void>;
+}
+
+export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  args: S;
+  side_effects: SideEffects;
+  /** Always needs a person's approval before it runs, whatever the run's approval option. */
+  requires_approval: boolean;
+  /** Default step timeout; a step's own `timeout_s` overrides it. */
+  timeout_s: number;
+  run(args: z.infer<S>, ctx: ToolContext): Promise<unknown>;
+}
+
+/** Keeps `run`'s argument type tied to the schema without repeating it. */
+export function defineTool<S extends z.ZodType>(def: ToolDefinition<S>): ToolDefinition<S> {
+  return def;
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Agentyard reads, validated once by `loadConfig(env)` in each app's
+ * main.ts. Packages never read process.env; they receive the slice they need.
+ */
+const Env = z.object({
+  /** Where runs, events and the BullMQ queue live. Use AOF and `noeviction` in production. */
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Agentyard key, so several deployments or test runs share one Redis safely. */
+  KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('ay:'),
+  /** BullMQ queue name; BullMQ's own keys read `bull:<QUEUE_NAME>:…`. */
+  QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('agent-runs'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** `tenant:token[:admin],…`. Tokens are secrets: they are never logged. */
+  API_KEYS: z.string().default(''),
+  WORKSPACE_DRIVER: z.enum(['fs', 's3']).default('fs'),
+  /** Root of the filesystem workspace (WORKSPACE_DRIVER=fs). */
+  WORKSPACE_DIR: z.string().min(1).default('./.data/workspaces'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().min(3).optional(),
+  S3_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_KEY: z.string().min(1).optional(),
+  /** MinIO, s3rver and most self-hosted stores need path-style addressing. */
+  S3_FORCE_PATH_STYLE: z.stringbool().default(true),
+  LLM_BASE_URL: z.url().optional(),
+  LLM_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  /** Per model call; a slower answer counts as a retryable failure. */
+  LLM_TIMEOUT_S: z.coerce.number().min(1).max(3600).default(120),
+  /** Completion tokens asked for per model turn (and reserved against budgets). */
+  LLM_MAX_COMPLETION_TOKENS: z.coerce.number().int().min(16).default(4096),
+  /** Consecutive model failures that open the circuit breaker for an endpoint. */
+  LLM_BREAKER_FAILURES: z.coerce.number().int().min(1).default(5),
+  /** How long an open breaker waits before letting one probe call through. */
+  LLM_BREAKER_RESET_S: z.coerce.number().min(0.1).default(30),
+  /** Per-tenant daily token budgets and concurrency limits (YAML or JSON). */
+  TENANTS_FILE: z.string().min(1).optional(),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  /**
+   * How long a worker may go without renewing a job's lock before another worker takes the
+   * job over. With the stalled check below, a run on a killed worker resumes within
+   * lock + interval (about 13 s by default). Shorter values risk false stalls on a busy
+   * event loop.
+   */
+  WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(8000),
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
+  /** A job that stalls more often than this is failed by BullMQ, and we dead-letter the run. */
+  WORKER_MAX_STALLED: z.coerce.number().int().min(0).max(100).default(2),
+  /** On SIGTERM, active runs get this long to finish before they are handed back to the queue. */
+  WORKER_DRAIN_S: z.coerce.number().int().min(0).max(3600).default(25),
+  /**
+   * How often a worker heartbeats to the registry; it counts as gone after three missed
+   * beats, and its /healthz fails when its own beats stop succeeding for that long.
+   */
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
+  /** Port of the worker's /metrics and /healthz. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** Base of the exponential backoff between attempts of a failed run. */
+  RETRY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
+  /** Events retained per run in Redis; older ones remain in `.agent/events.jsonl`. */
+  EVENTS_MAX_LEN: z.coerce.number().int().min(10).default(10000),
+  /** Body size limit of the API. Prompts have their own limit of 200,000 characters. */
+  API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('4mb'),
+  SSE_HEARTBEAT_S: z.coerce.number().min(0.05).default(15),
+  EXECUTOR: z.enum(['none', 'local', 'k8s']).default('none'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface ApiKey {
+  tenant: string;
+  token: string;
+  admin: boolean;
+}
+
+export type Config = Omit<z.infer<typeof Env>, 'API_KEYS'> & {
+  API_KEYS: ApiKey[];
+  /** Values that must never reach a log line. */
+  secrets: string[];
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const TENANT = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function parseApiKeys(raw: string): ApiKey[] {
+  const keys: ApiKey[] = [];
+  const problems: string[] = [];
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .forEach((entry, i) => {
+      const [tenant, token, flag, ...rest] = entry.split(':');
+      if (!tenant || !token || rest.length > 0 || (flag !== undefined && flag !== 'admin')) {
+        problems.push(`API_KEYS entry ${i + 1}: expected tenant:token or tenant:token:admin`);
+      } else if (!TENANT.test(tenant)) {
+        problems.push(`API_KEYS entry ${i + 1}: tenant "${tenant}" must be lowercase letters, digits, _ or -`);
+      } else if (token.length < 8) {
+        problems.push(`API_KEYS entry ${i + 1}: token of tenant "${tenant}" is shorter than 8 characters`);
+      } else {
+        keys.push({ tenant, token, admin: flag === 'admin' });
+      }
+    });
+  const tokens = new Set<string>();
+  for (const k of keys) {
+    if (tokens.has(k.token)) problems.push(`API_KEYS: a token is used twice (tenant "${k.tenant}")`);
+    tokens.add(k.token);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return keys;
+}
+
+/** Validate the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: boolean } = {}): Config {
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const r = Env.safeParse(blankless);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
+  }
+  const c = r.data;
+  const problems: string[] = [];
+  if (c.WORKSPACE_DRIVER === 's3') {
+    for (const k of ['S3_BUCKET', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
+      if (!c[k]) problems.push(`${k}: required when WORKSPACE_DRIVER=s3`);
+    }
+  }
+  let apiKeys: ApiKey[] = [];
+  try {
+    apiKeys = parseApiKeys(c.API_KEYS);
+  } catch (e) {
+    problems.push(...(e as ConfigError).problems);
+  }
+  if (opts.requireApiKeys && apiKeys.length === 0 && problems.length === 0) {
+    problems.push('API_KEYS: required, e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const redisPassword = (() => {
+    try {
+      return decodeURIComponent(new URL(c.REDIS_URL).password);
+    } catch {
+      return undefined;
+    }
+  })();
+  const secrets = [...apiKeys.map((k) => k.token), c.S3_SECRET_KEY, c.LLM_API_KEY, redisPassword].filter(
+    (s): s is string => typeof s === 'string' && s.length > 0,
+  );
+  return { ...c, API_KEYS: apiKeys, secrets };
+}

@@ -1,0 +1,40 @@
+import type { ErrorData } from './errors';
+import type { RunStatus, StepStatus } from './run';
+
+export const EVENT_TYPES = ['status', 'log', 'token', 'step', 'approval', 'end', 'reset'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface StatusPayload {
+  status: RunStatus;
+  previous: RunStatus | null;
+  error?: ErrorData;
+}
+export interface LogPayload {
+  level: LogLevel;
+  message: string;
+  step_id?: string;
+}
+export interface StepPayload {
+  step_id: string;
+  tool: string;
+  phase: Exclude<StepStatus, 'pending' | 'running'> | 'started';
+  attempt: number;
+  duration_ms?: number;
+  output?: unknown;
+  error?: ErrorData;
+}
+export interface EndPayload {
+  status: RunStatus;
+}
+
+/** One entry of a run's event log as clients see it (`id` is the Redis Stream entry id). */
+export interface RunEvent {
+  id: string;
+  run_id: string;
+  seq: number;
+  ts: string;
+  type: EventType;
+  [key: string]: unknown;
+}

@@ -1,0 +1,5 @@
+export * from './keys';
+export * from './append-event-lua';
+export * from './event-log';
+export * from './event-fanout';
+export { compareIds, STREAM_ID } from './event-codec';

@@ -1,0 +1,3 @@
+export * from './job-options';
+export * from './run-queue';
+export * from './worker-registry';

@@ -1,0 +1,67 @@
+import { isTerminal } from '@agentyard/core';
+import type { EventLog } from '@agentyard/events';
+import { archiveRun, type ArchiveTarget } from './run-archive';
+import type { StoredRun } from './run-codec';
+import type { StepState } from '@agentyard/core';
+import type { RunStore } from './run-store';
+
+export interface RunFinalizer {
+  /**
+   * For a run in a terminal status: marks steps that will never run, archives the run
+   * into its workspace, then emits the single `end` event. Safe to call more than once
+   * and from any process; only the first call does anything.
+   */
+  finalize(runId: string): Promise<boolean>;
+  /** Gives every step that has not finished the status `skipped` or `cancelled`. */
+  settleSteps(run: StoredRun, phase: 'skipped' | 'cancelled'): Promise<void>;
+}
+
+export function createRunFinalizer(opts: {
+  store: RunStore;
+  events: EventLog;
+  archiveTarget(run: StoredRun): ArchiveTarget;
+  onArchiveError?(runId: string, err: unknown): void;
+  onEnded?(run: StoredRun): void;
+  now?: () => number;
+}): RunFinalizer {
+  const { store, events } = opts;
+  const now = opts.now ?? Date.now;
+
+  const settleSteps = async (run: StoredRun, phase: 'skipped' | 'cancelled') => {
+    const open = (s: StepState | undefined) => !s || s.status === 'pending' || s.status === 'running' || s.status === 'awaiting_approval';
+    const at = new Date(now()).toISOString();
+    for (const step of [...run.doc.steps, ...run.dynamicSteps]) {
+      const s = run.steps[step.id];
+      if (!open(s)) continue;
+      const attempts = s?.attempts ?? 0;
+      // A dynamic step keeps its spec (tool, args, order) next to its state.
+      const record = 'order' in step ? { ...step, ...(s ?? {}) } : { ...(s ?? {}) };
+      await store.checkpoint(
+        run.doc.id,
+        step.id,
+        { ...record, status: phase, attempts, finished_at: at },
+        { event: { step_id: step.id, tool: step.tool, phase, attempt: attempts } },
+      );
+    }
+  };
+
+  return {
+    settleSteps,
+    async finalize(runId) {
+      const run = await store.get(runId);
+      if (!run || !isTerminal(run.status) || run.ended) return false;
+      if (run.status !== 'succeeded') await settleSteps(run, run.status === 'cancelled' ? 'cancelled' : 'skipped');
+      // Archive before `end`, so a client that sees `end` finds the archive in place.
+      // events.jsonl therefore holds every event but `end`; run.json has the final status.
+      const settled = (await store.get(runId)) ?? run;
+      try {
+        await archiveRun(settled, events, opts.archiveTarget(settled));
+      } catch (err) {
+        opts.onArchiveError?.(runId, err);
+      }
+      if (!(await store.end(runId))) return false;
+      opts.onEnded?.(settled);
+      return true;
+    },
+  };
+}

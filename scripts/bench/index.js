@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+/**
+ * Agentyard benchmark (not a test): prints JSON with figures and ratios measured on one
+ * Redis in one run. Needs a build (pnpm build). Usage:
+ *   node scripts/bench/index.js [--runs 400] [--requests 1000] [--latency-samples 100] [--concurrency 8]
+ * Uses a private redis-server on a free port when one is installed, else REDIS_URL, under a
+ * unique key prefix and queue names that it removes afterwards.
+ *
+ *  a. runs/s through API create+start -> worker process -> terminal event, vs raw BullMQ
+ *     add + a no-op worker process with the same count and concurrency;
+ *  b. create+start requests/s vs a bare Express handler doing one queue.add;
+ *  c. p50/p99 from start to the first event on an already-open SSE stream.
+ */
+const { mkdtempSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { randomBytes } = require('node:crypto');
+const { startRedis, stopRedis, requireFrom, pool, percentile, collectEnds, spawnNode, stopChild } = require('./support');
+
+const root = join(__dirname, '..', '..');
+const apiDir = join(root, 'apps', 'api');
+const workerDir = join(root, 'apps', 'worker');
+const { Queue, QueueEvents } = requireFrom(apiDir, 'bullmq');
+const express = requireFrom(apiDir, 'express');
+const Redis = requireFrom(apiDir, 'ioredis');
+const { buildApp } = require(join(apiDir, 'dist', 'app.js'));
+const { createApiDeps } = require(join(apiDir, 'dist', 'compose.js'));
+const { createLogger } = requireFrom(apiDir, '@agentyard/observability');
+const { createWorkspace } = requireFrom(apiDir, '@agentyard/workspace');
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const RUNS = arg('runs', 400);
+const REQUESTS = arg('requests', 1000);
+const SAMPLES = arg('latency-samples', 100);
+const CONCURRENCY = arg('concurrency', 8);
+const IN_FLIGHT = 32;
+
+async function listen(app) {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+async function main() {
+  const redisInfo = await startRedis();
+  const url = redisInfo.url;
+  const tag = randomBytes(3).toString('hex');
+  const prefix = `aybench:${tag}:`;
+  const token = 'tok_bench_12345';
+  const config = {
+    REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: `ay-bench-${tag}`, API_KEYS: [{ tenant: 'bench', token, admin: true }],
+    EVENTS_MAX_LEN: 10000, RETRY_BACKOFF_MS: 1000, API_BODY_LIMIT: '4mb', SSE_HEARTBEAT_S: 15,
+    WORKER_CONCURRENCY: CONCURRENCY, WORKER_LOCK_MS: 8000, WORKER_STALLED_INTERVAL_MS: 5000, WORKER_MAX_STALLED: 2,
+  };
+  const logger = createLogger({ level: 'silent', name: 'bench' });
+  const workspace = createWorkspace({ driver: 'fs', dir: mkdtempSync(join(tmpdir(), 'ay-bench-')) });
+  const deps = await createApiDeps(config, { logger, workspace, version: 'bench' });
+  const api = await listen(buildApp(deps));
+  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  const post = (body) => fetch(`${api.url}/agent/execute`, { method: 'POST', headers, body: JSON.stringify(body) }).then(async (r) => {
+    const j = await r.json();
+    if (r.status >= 300) throw new Error(`HTTP ${r.status}: ${JSON.stringify(j)}`);
+    return j;
+  });
+  const oneStep = { action: 'create', start: true, steps: [{ tool: 'log', args: { message: 'hi' } }] };
+  const result = { redis: redisInfo.own ? 'private redis-server' : url, worker_concurrency: CONCURRENCY, http_in_flight: IN_FLIGHT };
+
+  // (b) create+start requests/s, no worker running (jobs pile up), vs a bare handler.
+  {
+    await pool(50, IN_FLIGHT, () => post(oneStep)); // warm-up
+    const t0 = performance.now();
+    await pool(REQUESTS, IN_FLIGHT, () => post(oneStep));
+    const agentyard = REQUESTS / ((performance.now() - t0) / 1000);
+
+    const conn = new Redis(url, { maxRetriesPerRequest: 1 });
+    const q = new Queue(`ay-bench-bare-${tag}`, { connection: conn });
+    const bare = express();
+    bare.use(express.json());
+    bare.post('/x', async (req, res) => {
+      await q.add('run', req.body);
+      res.status(202).json({ ok: true });
+    });
+    const b = await listen(bare);
+    const postBare = () => fetch(`${b.url}/x`, { method: 'POST', headers, body: JSON.stringify(oneStep) }).then((r) => r.json());
+    await pool(50, IN_FLIGHT, postBare);
+    const t1 = performance.now();
+    await pool(REQUESTS, IN_FLIGHT, postBare);
+    const bareRate = REQUESTS / ((performance.now() - t1) / 1000);
+    b.server.close();
+    await q.obliterate({ force: true });
+    await q.close();
+    conn.disconnect();
+    await deps.queue.queue.obliterate({ force: true });
+    result.b_create_start = {
+      requests: REQUESTS,
+      agentyard_req_per_s: round(agentyard),
+      bare_express_queue_add_req_per_s: round(bareRate),
+      ratio: round(agentyard / bareRate, 3),
+    };
+  }
+
+  // (a) end-to-end single-step runs/s vs raw BullMQ add + no-op processor. Both workers
+  // run as their own process, as in production; the API and the bench client share this one.
+  {
+    const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
+      REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: config.QUEUE_NAME, WORKER_CONCURRENCY: String(CONCURRENCY),
+      WORKSPACE_DIR: mkdtempSync(join(tmpdir(), 'ay-bench-w-')), WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
+    });
+    const ends = await collectEnds(Redis, url, prefix);
+    await pool(20, IN_FLIGHT, () => post(oneStep));
+    await ends.waitFor(20);
+    ends.reset();
+    const t0 = performance.now();
+    await pool(RUNS, IN_FLIGHT, () => post(oneStep));
+    await ends.waitFor(RUNS);
+    const agentyard = RUNS / ((performance.now() - t0) / 1000);
+    await stopChild(worker);
+    await ends.close();
+
+    const qName = `ay-bench-raw-${tag}`;
+    const conn = new Redis(url, { maxRetriesPerRequest: null });
+    const q = new Queue(qName, { connection: conn });
+    const events = new QueueEvents(qName, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
+    await events.waitUntilReady();
+    let done = 0;
+    let resolveDone;
+    const allDone = new Promise((r) => (resolveDone = r));
+    events.on('completed', () => {
+      done += 1;
+      if (done === RUNS) resolveDone();
+    });
+    const raw = spawnNode(join(__dirname, 'raw-worker.js'), { REDIS_URL: url, QUEUE_NAME: qName, CONCURRENCY: String(CONCURRENCY) });
+    const t1 = performance.now();
+    await pool(RUNS, IN_FLIGHT, () => q.add('run', { runId: 'x' }, { removeOnComplete: true }));
+    await allDone;
+    const rawRate = RUNS / ((performance.now() - t1) / 1000);
+    await stopChild(raw);
+    await events.close();
+    await q.obliterate({ force: true });
+    await q.close();
+    conn.disconnect();
+    result.a_end_to_end = {
+      runs: RUNS,
+      agentyard_runs_per_s: round(agentyard),
+      raw_bullmq_jobs_per_s: round(rawRate),
+      ratio: round(agentyard / rawRate, 3),
+    };
+  }
+
+  // (c) start -> first live SSE event latency.
+  {
+    const samples = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const created = await post({ ...oneStep, start: false });
+      const ctl = new AbortController();
+      const res = await fetch(`${api.url}/agent/logs/${created.run_id}/stream`, { headers, signal: ctl.signal });
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buf = '';
+      const nextEvent = async () => {
+        for (;;) {
+          const i2 = buf.indexOf('\n\n');
+          if (i2 >= 0) {
+            const block = buf.slice(0, i2);
+            buf = buf.slice(i2 + 2);
+            if (block.includes('\ndata: ') || block.startsWith('id: ')) return block;
+            continue;
+          }
+          const { value, done } = await reader.read();
+          if (done) throw new Error('stream closed');
+          buf += decoder.decode(value, { stream: true });
+        }
+      };
+      await nextEvent(); // the replayed `created` event: the stream is now live
+      const t0 = performance.now();
+      await post({ action: 'start', run_id: created.run_id });
+      await nextEvent();
+      samples.push(performance.now() - t0);
+      ctl.abort();
+    }
+    samples.sort((x, y) => x - y);
+    result.c_start_to_first_sse_event_ms = { samples: SAMPLES, p50: round(percentile(samples, 50), 2), p99: round(percentile(samples, 99), 2) };
+  }
+
+  api.server.closeAllConnections();
+  api.server.close();
+  await deps.queue.queue.obliterate({ force: true }).catch(() => undefined);
+  await deps.close();
+  await cleanupPrefix(Redis, url, prefix);
+  await stopRedis(redisInfo);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  // Anything still open (BullMQ's duplicated blocking connections) must not keep the
+  // process alive or retry against the Redis we just stopped.
+  process.exit(0);
+}
+
+async function cleanupPrefix(Redis, url, prefix) {
+  const r = new Redis(url);
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await r.del(...keys);
+  } while (cursor !== '0');
+  await r.quit();
+}
+
+const round = (n, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err.stack || err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+import { execFile } from 'node:child_process';
+import { createConnection, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { startStack, TOKENS, type Stack } from '../helpers/stack';
+
+const CLI = join(__dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function yardctl(args: string[], env: Record<string, string>): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A loopback proxy that cuts the first connection after `bytes` bytes from the server. */
+async function droppingProxy(targetPort: number, bytes: number): Promise<{ port: number; cuts: number; close(): void }> {
+  const state = { cuts: 0 };
+  let first = true;
+  const server: Server = createServer((client) => {
+    const upstream = createConnection(targetPort, '127.0.0.1');
+    client.pipe(upstream);
+    const cut = first;
+    first = false;
+    let sent = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      if (cut && sent + chunk.length >= bytes) {
+        client.write(chunk.subarray(0, bytes - sent));
+        state.cuts++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      sent += chunk.length;
+      client.write(chunk);
+    });
+    upstream.on('end', () => client.end());
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  return { port, get cuts() { return state.cuts; }, close: () => server.close() } as { port: number; cuts: number; close(): void };
+}
+
+describe('yardctl against a running stack', () => {
+  let stack: Stack;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    stack = await startStack({ workers: 1, label: 'cli' });
+    env = { AGENTYARD_API_URL: stack.baseUrl, AGENTYARD_TOKEN: TOKENS.acme };
+  });
+  afterAll(() => stack.stop());
+
+  it('creates, starts and waits for a run, exiting 0 with JSON output', async () => {
+    const steps = JSON.stringify([{ tool: 'fs.write', args: { path: 'cli.txt', content: 'from yardctl' } }]);
+    const r = await yardctl(['--json', 'runs', 'create', '--steps', steps, '--wait'], env);
+    expect(r.code).toBe(0);
+    const run = JSON.parse(r.stdout);
+    expect(run).toMatchObject({ status: 'succeeded', steps: [{ tool: 'fs.write', status: 'succeeded' }] });
+    const got = await yardctl(['--json', 'runs', 'get', run.id], env);
+    expect(JSON.parse(got.stdout).id).toBe(run.id);
+    const list = await yardctl(['--json', 'runs', 'list', '--all', '--limit', '1'], env);
+    expect(JSON.parse(list.stdout).runs.map((x: { id: string }) => x.id)).toContain(run.id);
+  });
+
+  it('exits 1 when a waited-for run is dead-lettered, and retry/cancel work', async () => {
+    const steps = JSON.stringify([{ tool: 'fail', args: { message: 'nope' } }]);
+    const r = await yardctl(['--json', 'runs', 'create', '--steps', steps, '--wait'], env);
+    expect(r.code).toBe(1);
+    const run = JSON.parse(r.stdout);
+    expect(run.status).toBe('dead_lettered');
+    expect((await yardctl(['runs', 'retry', run.id], env)).code).toBe(0);
+    const created = JSON.parse((await yardctl(['--json', 'runs', 'create', '--steps', JSON.stringify([{ tool: 'wait', args: { seconds: 30 } }]), '--start'], env)).stdout);
+    const cancel = await yardctl(['--json', 'runs', 'cancel', created.run_id, '--reason', 'test'], env);
+    expect(JSON.parse(cancel.stdout)).toMatchObject({ run_id: created.run_id, status: 'cancelled' });
+  });
+
+  it('exits 3 naming the field on a 4xx, 2 on a usage error, and 4 when the API is unreachable', async () => {
+    const bad = await yardctl(['runs', 'create', '--steps', JSON.stringify([{ tool: 'no.such', args: {} }])], env);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('steps[0].tool');
+    expect((await yardctl(['runs', 'create', '--steps', '{oops'], env)).code).toBe(2);
+    expect((await yardctl(['runs', 'frobnicate'], env)).code).toBe(2);
+    const down = await yardctl(['queue', 'stats'], { ...env, AGENTYARD_API_URL: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(4);
+  });
+
+  it('lists and replays dead letters with an operator token, and is refused with a tenant token', async () => {
+    const r = await yardctl(['--json', 'runs', 'create', '--steps', JSON.stringify([{ tool: 'fail', args: { message: 'dlq me' } }]), '--wait'], env);
+    const runId = JSON.parse(r.stdout).id;
+    const ops = { ...env, AGENTYARD_TOKEN: TOKENS.ops };
+    const list = await yardctl(['--json', 'dlq', 'list'], ops);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).dead_letters.map((d: { run_id: string }) => d.run_id)).toContain(runId);
+    expect((await yardctl(['dlq', 'list'], env)).code).toBe(3);
+    const replay = await yardctl(['--json', 'dlq', 'replay', runId], ops);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ run_id: runId, status: 'queued' });
+  });
+
+  it('shows queue stats and live workers as JSON', async () => {
+    const stats = JSON.parse((await yardctl(['--json', 'queue', 'stats'], env)).stdout);
+    expect(stats).toMatchObject({ workers: 1, waiting: expect.any(Number) });
+    const workers = JSON.parse((await yardctl(['--json', 'workers'], env)).stdout).workers;
+    expect(workers).toHaveLength(1);
+  });
+
+  it('tails logs through a connection the server side drops, printing every event once, in order', async () => {
+    const steps = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, tool: 'log', args: { message: `line ${i} ${'x'.repeat(40)}` }, ...(i ? { needs: [`s${i - 1}`] } : {}) }));
+    const created = JSON.parse((await yardctl(['--json', 'runs', 'create', '--steps', JSON.stringify(steps), '--wait'], env)).stdout);
+    const proxy = await droppingProxy(Number(new URL(stack.baseUrl).port), 1500);
+    try {
+      const r = await yardctl(['--json', 'logs', 'tail', created.id], { ...env, AGENTYARD_API_URL: `http://127.0.0.1:${proxy.port}` });
+      expect(r.code).toBe(0);
+      expect(proxy.cuts).toBe(1);
+      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+      expect(events.at(-1)).toMatchObject({ type: 'end', status: 'succeeded' });
+      const history = (await stack.api('GET', `/agent/logs/${created.id}`)).body.events;
+      expect(events.map((e) => e.id)).toEqual(history.map((e: { id: string }) => e.id));
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('passes smoke with the documented lines, and fails it naming the check when nothing listens', async () => {
+    const ok = await yardctl(['smoke'], env);
+    expect(ok.code).toBe(0);
+    const lines = ok.stdout.trim().split('\n');
+    expect(lines[0]).toBe('health_ok');
+    expect(lines[1]).toMatch(/^run_created:run_[0-9a-z]{26}$/);
+    expect(lines.slice(2)).toEqual(['tools_ok', 'fs_write_ok', 'fs_read_ok', 'stream_ok', 'SMOKE_OK']);
+    const bad = await yardctl(['smoke'], { ...env, AGENTYARD_API_URL: 'http://127.0.0.1:9' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^SMOKE_FAILED:health: /);
+  });
+});

@@ -1,0 +1,124 @@
+import { openSse } from '../helpers/sse-client';
+import { startStack, TOKENS, type Stack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait-for';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
+
+/** Real worker processes from the built entrypoint; the API runs in-process. */
+describe('worker processes', () => {
+  let stack: Stack;
+  const procs: WorkerProcess[] = [];
+  beforeAll(async () => {
+    stack = await startStack({ label: 'e2e-worker' });
+  });
+  afterEach(() => {
+    for (const p of procs.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  });
+  afterAll(() => stack.stop());
+
+  const startedCount = (events: Array<Record<string, any>>, stepId: string) =>
+    events.filter((e) => e.type === 'step' && e.step_id === stepId && e.phase === 'started').length;
+
+  it('finishes a run on a second worker after the first is killed with -9 mid-step; finished steps ran once', async () => {
+    const first = spawnWorker(stack.env);
+    procs.push(first);
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      steps: [
+        { id: 'write', tool: 'fs.write', args: { path: 'before.txt', content: 'written once' } },
+        { id: 'note', tool: 'log', args: { message: 'before the long wait' }, needs: ['write'] },
+        { id: 'long', tool: 'wait', args: { seconds: 3 }, needs: ['note'] },
+        { id: 'after', tool: 'fs.write', args: { path: 'after.txt', content: 'done' }, needs: ['long'] },
+      ],
+    });
+    const sse = await openSse(`${stack.baseUrl}/agent/logs/${body.run_id}/stream`, { token: TOKENS.acme });
+    await sse.waitFor((e) => e.event === 'step' && e.data.step_id === 'long' && e.data.phase === 'started', 'the wait step to start', 20_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = spawnWorker(stack.env);
+    procs.push(second);
+    const killedAt = Date.now();
+    const run = await stack.waitForStatus(body.run_id, ['succeeded', 'dead_lettered'], 30_000);
+    expect(run.status).toBe('succeeded');
+    // Lock 3 s + stalled check 1 s in this stack: well inside the ~15 s production bound.
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+
+    const events = (await stack.api('GET', `/agent/logs/${body.run_id}?limit=1000`)).body.events;
+    expect(startedCount(events, 'write')).toBe(1);
+    expect(startedCount(events, 'note')).toBe(1);
+    expect(startedCount(events, 'long')).toBe(2);
+    expect(startedCount(events, 'after')).toBe(1);
+    expect(events.filter((e: { type: string; message?: string }) => e.type === 'log' && e.message === 'before the long wait')).toHaveLength(1);
+    expect(run.steps.map((s: { id: string; attempts: number }) => `${s.id}:${s.attempts}`)).toEqual(['write:1', 'note:1', 'long:2', 'after:1']);
+    expect(events.some((e: { type: string; message?: string }) => e.type === 'log' && /resuming/.test(e.message ?? ''))).toBe(true);
+    await sse.closed;
+    expect(sse.events.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded' } });
+    expect((await stack.api('GET', `/agent/runs/${body.run_id}/files/after.txt`)).body).toBe('done');
+  });
+
+  it('drains on SIGTERM: lets a short run finish, then exits 0', async () => {
+    const w = spawnWorker(stack.env);
+    procs.push(w);
+    const { body } = await stack.execute({ action: 'create', start: true, steps: [{ tool: 'wait', args: { seconds: 1 } }] });
+    await stack.waitForStatus(body.run_id, ['running'], 20_000);
+    w.child.kill('SIGTERM');
+    const { code } = await w.exited;
+    expect(code).toBe(0);
+    expect((await stack.api('GET', `/agent/runs/${body.run_id}`)).body.status).toBe('succeeded');
+  });
+
+  it('hands a run that outlives the grace period back to the queue without spending an attempt; another worker finishes it', async () => {
+    const env = { ...stack.env, WORKER_DRAIN_S: '1' };
+    const w = spawnWorker(env);
+    procs.push(w);
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      options: { max_attempts: 1 },
+      steps: [
+        { id: 'first', tool: 'log', args: { message: 'once' } },
+        { id: 'long', tool: 'wait', args: { seconds: 4 }, needs: ['first'] },
+      ],
+    });
+    await stack.waitForStatus(body.run_id, ['running'], 20_000);
+    await waitFor(async () => (await stack.api('GET', `/agent/runs/${body.run_id}`)).body.steps[1].status === 'running', { label: 'the wait step to run' });
+    w.child.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+    expect((await stack.api('GET', `/agent/runs/${body.run_id}`)).body.status).toBe('queued');
+
+    const next = spawnWorker(stack.env);
+    procs.push(next);
+    const run = await stack.waitForStatus(body.run_id, ['succeeded', 'dead_lettered'], 20_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.steps.map((s: { id: string; attempts: number }) => `${s.id}:${s.attempts}`)).toEqual(['first:1', 'long:2']);
+    next.child.kill('SIGTERM');
+    await next.exited;
+  });
+
+  it('dead-letters a run whose job stalled more often than allowed, though attempts were left', async () => {
+    const env = { ...stack.env, WORKER_MAX_STALLED: '0' };
+    const first = spawnWorker(env);
+    procs.push(first);
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      options: { max_attempts: 5 },
+      steps: [{ id: 'long', tool: 'wait', args: { seconds: 30 } }],
+    });
+    await waitFor(async () => (await stack.api('GET', `/agent/runs/${body.run_id}`)).body.steps[0].status === 'running', {
+      label: 'the wait step to run',
+      timeoutMs: 20_000,
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = spawnWorker(env);
+    procs.push(second);
+    const run = await stack.waitForStatus(body.run_id, ['dead_lettered', 'succeeded'], 20_000);
+    expect(run.status).toBe('dead_lettered');
+    expect(run.error).toMatchObject({ code: 'stalled', retryable: false });
+    expect(run.error.message).toContain('stalled more than allowable limit');
+    const dlq = (await stack.api('GET', '/admin/dlq', undefined, { token: TOKENS.ops })).body.dead_letters;
+    expect(dlq.map((d: { run_id: string }) => d.run_id)).toContain(body.run_id);
+  });
+});

@@ -1,0 +1,82 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+
+/**
+ * Starts what the tests need and hands its address to every test file through the
+ * environment: a private redis-server on a free port when one is installed (else the
+ * REDIS_URL given, or the machine's 127.0.0.1:6379, shared safely through key prefixes),
+ * and an s3rver on a free port with one bucket.
+ */
+export default async function globalSetup(): Promise<void> {
+  const g = globalThis as unknown as { __redis?: ChildProcess; __s3rver?: { close(): Promise<void> } };
+  if (!process.env.TEST_REDIS_URL) {
+    if (hasRedisServer()) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'ay-redis-'));
+      g.__redis = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        { stdio: 'ignore' },
+      );
+      process.env.TEST_REDIS_URL = `redis://127.0.0.1:${port}`;
+      await waitForRedis(process.env.TEST_REDIS_URL);
+    } else {
+      process.env.TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+      await waitForRedis(process.env.TEST_REDIS_URL);
+    }
+  }
+  if (!process.env.TEST_S3_ENDPOINT) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const S3rver = require('s3rver');
+    const port = await freePort();
+    const server = new S3rver({
+      port,
+      address: '127.0.0.1',
+      silent: true,
+      directory: mkdtempSync(join(tmpdir(), 'ay-s3rver-')),
+      configureBuckets: [{ name: 'agentyard-test' }],
+    });
+    await server.run();
+    g.__s3rver = server;
+    process.env.TEST_S3_ENDPOINT = `http://127.0.0.1:${port}`;
+    process.env.TEST_S3_BUCKET = 'agentyard-test';
+  }
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function waitForRedis(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => undefined); // connection refused while the server starts: retried below
+    try {
+      await r.connect();
+      await r.ping();
+      r.disconnect();
+      return;
+    } catch (e) {
+      r.disconnect();
+      if (Date.now() > deadline) throw new Error(`redis at ${url} never answered PING: ${(e as Error).message}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+}

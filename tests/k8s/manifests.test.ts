@@ -1,0 +1,620 @@
+/**
+ * The Kubernetes manifests and the compose file, checked without a cluster: every kustomize
+ * build (base, each overlay, the hpa-external component) is rendered with
+ * `kubectl kustomize`, every object is validated against the Kubernetes OpenAPI schemas
+ * (kubernetes-models), and the properties the design depends on are asserted: the worker's
+ * grace period outlasts its drain, probes hit the right paths and ports, pods run as
+ * non-root, the example Secret holds placeholders only, the sandbox has no network, and the
+ * worker autoscaler reads the whole backlog.
+ *
+ * The schemas accept unknown fields, so a misspelled field name passes the schema check
+ * (the API server's strict field validation would refuse it at apply time); the assertions
+ * on probes, ports, security contexts and references cover the fields that matter most.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+
+const REPO = resolve(__dirname, '../..');
+const K8S = join(REPO, 'k8s');
+const KUBECTL = process.env.KUBECTL ?? (existsSync('/usr/bin/kubectl') ? '/usr/bin/kubectl' : 'kubectl');
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+// Loose shapes for the parts of pod specs the assertions read; the schema check above them
+// is what guarantees the structure.
+interface Probe {
+  httpGet?: { path: string; port: number | string };
+}
+interface Container {
+  name: string;
+  image: string;
+  ports?: { name?: string; containerPort: number }[];
+  env?: { name: string; value?: string; valueFrom?: Record<string, { name: string; key: string; optional?: boolean }> }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  securityContext?: SecurityContext;
+  volumeMounts?: { name: string; mountPath: string }[];
+  args?: string[];
+}
+interface SecurityContext {
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  allowPrivilegeEscalation?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  capabilities?: { drop?: string[] };
+  seccompProfile?: { type: string };
+}
+interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  securityContext?: SecurityContext;
+  serviceAccountName?: string;
+  terminationGracePeriodSeconds?: number;
+  volumes?: { name: string; emptyDir?: unknown; persistentVolumeClaim?: { claimName: string } }[];
+}
+interface PodTemplate {
+  metadata: { labels: Record<string, string> };
+  spec: PodSpec;
+}
+
+/**
+ * kubernetes-models class per apiVersion/kind used anywhere in k8s/. A kind missing here
+ * fails the suite, so a new kind cannot slip in unvalidated. The value is the module under
+ * kubernetes-models/ that exports a class named after the kind.
+ */
+const MODELS: Record<string, string> = {
+  'v1/Namespace': 'v1/Namespace',
+  'v1/ConfigMap': 'v1/ConfigMap',
+  'v1/Secret': 'v1/Secret',
+  'v1/Service': 'v1/Service',
+  'v1/ServiceAccount': 'v1/ServiceAccount',
+  'v1/ResourceQuota': 'v1/ResourceQuota',
+  'v1/LimitRange': 'v1/LimitRange',
+  'v1/PersistentVolumeClaim': 'v1/PersistentVolumeClaim',
+  'apps/v1/Deployment': 'apps/v1/Deployment',
+  'apps/v1/StatefulSet': 'apps/v1/StatefulSet',
+  'batch/v1/Job': 'batch/v1/Job',
+  'policy/v1/PodDisruptionBudget': 'policy/v1/PodDisruptionBudget',
+  'autoscaling/v2/HorizontalPodAutoscaler': 'autoscaling/v2/HorizontalPodAutoscaler',
+  'rbac.authorization.k8s.io/v1/Role': 'rbac.authorization.k8s.io/v1/Role',
+  'rbac.authorization.k8s.io/v1/RoleBinding': 'rbac.authorization.k8s.io/v1/RoleBinding',
+  'networking.k8s.io/v1/NetworkPolicy': 'networking.k8s.io/v1/NetworkPolicy',
+};
+/** Custom resources kubernetes-models does not cover; checked by hand below. */
+const CUSTOM_KINDS = new Set(['keda.sh/v1alpha1/ScaledObject']);
+
+/**
+ * kubernetes-models v5 is ESM-only (exported under the "import" condition), which jest's
+ * CommonJS runtime can neither resolve nor load, even through createRequire. So the
+ * validation runs in a plain Node child process that imports the model classes; it reads
+ * `[{module, kind, object}]` on stdin and writes one error message or null per object.
+ */
+const VALIDATOR = `
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const results = [];
+for (const { module, kind, object } of JSON.parse(input)) {
+  try {
+    const Model = (await import('kubernetes-models/' + module))[kind];
+    new Model(object).validate();
+    results.push(null);
+  } catch (e) {
+    results.push(String(e && e.message ? e.message : e));
+  }
+}
+process.stdout.write(JSON.stringify(results));
+`;
+
+function kustomize(dir: string): K8sObject[] {
+  let out: string;
+  try {
+    out = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`kubectl kustomize ${dir} failed: ${err.stderr || err.message}`);
+  }
+  // Read as YAML 1.1, like the API server's decoder: a string such as `yes` that reached it
+  // unquoted would be a boolean there, and the schema check below would then catch it.
+  return parseAllDocuments(out, { version: '1.1' }).flatMap((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${dir}: ${doc.errors.map((er) => er.message).join('; ')}`);
+    const obj = doc.toJS() as K8sObject | null;
+    return obj ? [obj] : [];
+  });
+}
+
+function schemaErrors(objects: K8sObject[]): string[] {
+  const errors: string[] = [];
+  const batch: { module: string; kind: string; object: K8sObject }[] = [];
+  for (const o of objects) {
+    const key = `${o.apiVersion}/${o.kind}`;
+    if (CUSTOM_KINDS.has(key)) continue;
+    const module = MODELS[key];
+    if (!module) errors.push(`${key} ${o.metadata.name}: no schema model mapped for this kind`);
+    else batch.push({ module, kind: o.kind, object: o });
+  }
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', VALIDATOR], {
+    cwd: REPO,
+    input: JSON.stringify(batch),
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`schema validator failed: ${r.stderr}`);
+  (JSON.parse(r.stdout) as (string | null)[]).forEach((msg, i) => {
+    const o = batch[i]!.object;
+    if (msg) errors.push(`${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}: ${msg}`);
+  });
+  return errors;
+}
+
+/**
+ * base plus a component, built from a throwaway kustomization outside the repo (kustomize
+ * takes relative paths only).
+ */
+function kustomizeBaseWith(component: string): K8sObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'ay-kustomize-'));
+  try {
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources:',
+        `  - ${relative(dir, join(K8S, 'base'))}`,
+        'components:',
+        `  - ${relative(dir, join(K8S, component))}`,
+        '',
+      ].join('\n'),
+    );
+    return kustomize(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function find<T = Record<string, unknown>>(objects: K8sObject[], kind: string, name: string): K8sObject & T {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} named ${name} in [${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}]`);
+  return o as K8sObject & T;
+}
+
+type Workload = K8sObject & { spec: { replicas?: number; template: PodTemplate } };
+
+function workloads(objects: K8sObject[]): Workload[] {
+  return objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind)) as Workload[];
+}
+
+function container(objects: K8sObject[], deployment: string, name: string): Container {
+  const c = (find(objects, 'Deployment', deployment) as Workload).spec.template.spec.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`Deployment ${deployment} has no container ${name}`);
+  return c;
+}
+
+/** A probe's port as a number, resolving a named port through the container's ports. */
+function probePort(c: Container, probe: Probe | undefined): number | undefined {
+  const port = probe?.httpGet?.port;
+  if (typeof port === 'number') return port;
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+function configValue(objects: K8sObject[], key: string): string | undefined {
+  return (find(objects, 'ConfigMap', 'agentyard-config') as K8sObject & { data: Record<string, string> }).data[key];
+}
+
+function secretData(objects: K8sObject[]): Record<string, string> {
+  const s = find(objects, 'Secret', 'agentyard-secrets') as K8sObject & {
+    data?: Record<string, string>;
+    stringData?: Record<string, string>;
+  };
+  const decoded = Object.fromEntries(
+    Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+  return { ...decoded, ...(s.stringData ?? {}) };
+}
+
+const CLUSTER_SCOPED = new Set(['Namespace']);
+
+const builds: Record<string, () => K8sObject[]> = {
+  base: () => kustomize(join(K8S, 'base')),
+  'overlays/dev': () => kustomize(join(K8S, 'overlays/dev')),
+  'overlays/prod': () => kustomize(join(K8S, 'overlays/prod')),
+  'base + autoscaling/hpa-external': () => kustomizeBaseWith('autoscaling/hpa-external'),
+};
+
+/** Each build renders once, on first use, so a broken one fails only its own tests. */
+const cache = new Map<string, K8sObject[]>();
+function rendered(name: keyof typeof builds): K8sObject[] {
+  if (!cache.has(name)) cache.set(name, builds[name]!());
+  return cache.get(name)!;
+}
+
+describe.each(Object.keys(builds))('%s', (name) => {
+  const objs = () => rendered(name);
+
+  it('validates every object against the Kubernetes schemas', () => {
+    expect(objs().length).toBeGreaterThan(10);
+    expect(schemaErrors(objs())).toEqual([]);
+  });
+
+  it('names a namespace on every namespaced object, agentyard or agentyard-sandbox', () => {
+    const bad = objs()
+      .filter((o) => !CLUSTER_SCOPED.has(o.kind))
+      .filter((o) => !['agentyard', 'agentyard-sandbox'].includes(o.metadata.namespace ?? ''))
+      .map((o) => `${o.kind}/${o.metadata.name}: ${o.metadata.namespace}`);
+    expect(bad).toEqual([]);
+  });
+
+  it('runs every workload container as non-root, without privilege escalation or capabilities', () => {
+    const problems: string[] = [];
+    for (const w of workloads(objs())) {
+      const pod = w.spec.template.spec;
+      if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${w.metadata.name}: seccomp`);
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+        const id = `${w.kind}/${w.metadata.name}/${c.name}`;
+        const nonRoot = c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
+        const uid = c.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
+        if (nonRoot !== true) problems.push(`${id}: runAsNonRoot is not true`);
+        // A numeric uid is what lets the kubelet verify runAsNonRoot for images whose USER is a name.
+        if (typeof uid !== 'number' || uid === 0) problems.push(`${id}: runAsUser ${uid}`);
+        if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${id}: allowPrivilegeEscalation`);
+        if (c.securityContext?.readOnlyRootFilesystem !== true) problems.push(`${id}: readOnlyRootFilesystem`);
+        if (!c.securityContext?.capabilities?.drop?.includes('ALL')) problems.push(`${id}: capabilities not dropped`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('refers only to ConfigMaps, Secret keys, ServiceAccounts and claims that the build defines', () => {
+    const objects = objs();
+    const has = (kind: string, n: string) => objects.some((o) => o.kind === kind && o.metadata.name === n);
+    const problems: string[] = [];
+    for (const w of workloads(objects)) {
+      const pod = w.spec.template.spec;
+      const id = `${w.kind}/${w.metadata.name}`;
+      if (pod.serviceAccountName && !has('ServiceAccount', pod.serviceAccountName)) {
+        problems.push(`${id}: ServiceAccount ${pod.serviceAccountName}`);
+      }
+      for (const v of pod.volumes ?? []) {
+        const claim = v.persistentVolumeClaim?.claimName;
+        if (claim && !has('PersistentVolumeClaim', claim)) problems.push(`${id}: claim ${claim}`);
+      }
+      for (const c of pod.containers) {
+        for (const m of c.volumeMounts ?? []) {
+          const declared =
+            (pod.volumes ?? []).some((v) => v.name === m.name) ||
+            ((w.spec as { volumeClaimTemplates?: { metadata: { name: string } }[] }).volumeClaimTemplates ?? []).some(
+              (t) => t.metadata.name === m.name,
+            );
+          if (!declared) problems.push(`${id}/${c.name}: volume ${m.name}`);
+        }
+        for (const ref of c.envFrom ?? []) {
+          if (ref.configMapRef && !has('ConfigMap', ref.configMapRef.name)) problems.push(`${id}: ConfigMap ${ref.configMapRef.name}`);
+          if (ref.secretRef && !has('Secret', ref.secretRef.name)) problems.push(`${id}: Secret ${ref.secretRef.name}`);
+        }
+        for (const e of c.env ?? []) {
+          const s = e.valueFrom?.secretKeyRef;
+          if (s && !s.optional && secretData(objects)[s.key] === undefined) problems.push(`${id}: secret key ${s.key} (${e.name})`);
+          const cm = e.valueFrom?.configMapKeyRef;
+          if (cm && configValue(objects, cm.key) === undefined) problems.push(`${id}: config key ${cm.key} (${e.name})`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('gives every Service a selector that matches a pod template and target ports those pods name', () => {
+    const objects = objs();
+    const problems: string[] = [];
+    const services = objects.filter((o) => o.kind === 'Service') as (K8sObject & {
+      spec: { selector: Record<string, string>; ports: { targetPort: string | number }[] };
+    })[];
+    for (const s of services) {
+      const pods = workloads(objects).filter((w) =>
+        Object.entries(s.spec.selector).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
+      );
+      if (pods.length === 0) problems.push(`Service ${s.metadata.name}: selects no pod template`);
+      for (const p of s.spec.ports) {
+        const named = pods.some((w) =>
+          w.spec.template.spec.containers.some((c) =>
+            (c.ports ?? []).some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort),
+          ),
+        );
+        if (!named) problems.push(`Service ${s.metadata.name}: targetPort ${p.targetPort}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps the agentyard-secrets keys free of anything but placeholders, outside the dev overlay', () => {
+    const data = secretData(objs());
+    expect(Object.keys(data)).toEqual(expect.arrayContaining(['API_KEYS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'LLM_API_KEY']));
+    if (name === 'overlays/dev') {
+      // Dev carries known local-only values (overlays/dev/patches/secrets.yaml) so that
+      // `kubectl apply -k` yields a working stack; it has no model, so the LLM key stays a
+      // placeholder.
+      expect(data.LLM_API_KEY).toBe('REPLACE_ME');
+    } else {
+      expect(Object.entries(data).filter(([, v]) => v !== 'REPLACE_ME')).toEqual([]);
+    }
+  });
+
+  it('runs the worker with a grace period longer than its drain, probes on :9464 and its labels', () => {
+    const objects = objs();
+    const worker = find(objects, 'Deployment', 'agent-worker') as Workload;
+    const drainS = Number(configValue(objects, 'WORKER_DRAIN_S'));
+    expect(drainS).toBeGreaterThan(0);
+    expect(worker.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(drainS);
+
+    const c = container(objects, 'agent-worker', 'worker');
+    expect(c.ports).toContainEqual(expect.objectContaining({ name: 'metrics', containerPort: 9464 }));
+    expect(configValue(objects, 'WORKER_METRICS_PORT')).toBe('9464');
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(probePort(c, c.livenessProbe)).toBe(9464);
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(probePort(c, c.readinessProbe)).toBe(9464);
+    expect(worker.spec.template.spec.serviceAccountName).toBe('agent-worker');
+
+    const labels = { 'app.kubernetes.io/name': 'agent-worker', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/part-of': 'agentyard' };
+    expect(worker.metadata.labels).toEqual(expect.objectContaining(labels));
+    expect(worker.spec.template.metadata.labels).toEqual(expect.objectContaining(labels));
+  });
+
+  it('probes the api with /healthz for liveness and /readyz for readiness on its http port', () => {
+    const objects = objs();
+    const api = find(objects, 'Deployment', 'agent-api') as Workload;
+    const c = container(objects, 'agent-api', 'api');
+    const port = Number(configValue(objects, 'API_PORT'));
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(probePort(c, c.livenessProbe)).toBe(port);
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(probePort(c, c.readinessProbe)).toBe(port);
+    expect(api.spec.template.metadata.labels).toEqual(
+      expect.objectContaining({ 'app.kubernetes.io/name': 'agent-api', 'app.kubernetes.io/component': 'api', 'app.kubernetes.io/part-of': 'agentyard' }),
+    );
+    const pdb = find(objects, 'PodDisruptionBudget', 'agent-api') as K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } };
+    expect(api.spec.template.metadata.labels).toEqual(expect.objectContaining(pdb.spec.selector.matchLabels));
+  });
+
+  it('mounts an emptyDir at /tmp under the read-only root filesystem of api and worker', () => {
+    for (const [deployment, cname] of [['agent-api', 'api'], ['agent-worker', 'worker']] as const) {
+      const w = find(rendered(name), 'Deployment', deployment) as Workload;
+      const mount = container(rendered(name), deployment, cname).volumeMounts?.find((m) => m.mountPath === '/tmp');
+      expect(mount).toBeDefined();
+      expect(w.spec.template.spec.volumes?.find((v) => v.name === mount!.name)?.emptyDir).toBeDefined();
+    }
+  });
+
+  it('leaves the worker replica count to kubectl scale or an autoscaler, never to kubectl apply', () => {
+    expect((find(objs(), 'Deployment', 'agent-worker') as Workload).spec.replicas).toBeUndefined();
+  });
+
+  it('denies all egress and ingress in the sandbox namespace', () => {
+    const policies = objs().filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'agentyard-sandbox') as (K8sObject & {
+      spec: { podSelector: Record<string, unknown>; policyTypes: string[]; egress?: unknown[]; ingress?: unknown[] };
+    })[];
+    const denies = (type: 'Egress' | 'Ingress') =>
+      policies.some(
+        (p) =>
+          Object.keys(p.spec.podSelector).length === 0 &&
+          p.spec.policyTypes.includes(type) &&
+          (p.spec[type === 'Egress' ? 'egress' : 'ingress'] ?? []).length === 0,
+      );
+    expect(denies('Egress')).toBe(true);
+    expect(denies('Ingress')).toBe(true);
+    // Nothing else in the namespace may open a hole in the deny.
+    expect(policies.filter((p) => (p.spec.egress ?? []).length > 0 || (p.spec.ingress ?? []).length > 0)).toEqual([]);
+  });
+
+  it('caps the sandbox with a ResourceQuota and a LimitRange', () => {
+    const inSandbox = (kind: string) => objs().filter((o) => o.kind === kind && o.metadata.namespace === 'agentyard-sandbox');
+    expect(inSandbox('ResourceQuota')).toHaveLength(1);
+    expect(inSandbox('LimitRange')).toHaveLength(1);
+    const sa = find(objs(), 'ServiceAccount', 'default') as K8sObject & { automountServiceAccountToken?: boolean };
+    expect(sa.metadata.namespace).toBe('agentyard-sandbox');
+    expect(sa.automountServiceAccountToken).toBe(false);
+  });
+
+  it('lets agent-worker manage Jobs and read pods and logs in agentyard-sandbox only', () => {
+    const objects = objs();
+    const role = find(objects, 'Role', 'agent-worker-executor') as K8sObject & {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    expect(role.metadata.namespace).toBe('agentyard-sandbox');
+    const verbsFor = (group: string, resource: string) =>
+      role.rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbsFor('batch', 'jobs')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbsFor('', 'pods')).toEqual(['get', 'list', 'watch']);
+    expect(verbsFor('', 'pods/log')).toEqual(['get', 'list', 'watch']);
+    expect(role.rules.flatMap((r) => r.verbs)).not.toContain('*');
+
+    const binding = find(objects, 'RoleBinding', 'agent-worker-executor') as K8sObject & {
+      roleRef: { kind: string; name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
+    expect(binding.metadata.namespace).toBe('agentyard-sandbox');
+    expect(binding.roleRef).toEqual(expect.objectContaining({ kind: 'Role', name: 'agent-worker-executor' }));
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'agent-worker', namespace: 'agentyard' }]);
+    expect(objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([]);
+  });
+});
+
+describe('base', () => {
+  const objs = () => rendered('base');
+
+  it('scales the api on CPU with an autoscaling/v2 HPA', () => {
+    const hpa = find(objs(), 'HorizontalPodAutoscaler', 'agent-api') as K8sObject & {
+      spec: { scaleTargetRef: { name: string }; metrics: { type: string; resource?: { name: string } }[] };
+    };
+    expect(hpa.spec.scaleTargetRef.name).toBe('agent-api');
+    expect(hpa.spec.metrics).toContainEqual(expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) }));
+    expect((find(objs(), 'Deployment', 'agent-api') as Workload).spec.replicas).toBeUndefined();
+  });
+
+  it('includes no worker autoscaler: overlays choose KEDA or hpa-external', () => {
+    expect(objs().filter((o) => o.kind === 'ScaledObject')).toEqual([]);
+    expect(objs().filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name)).toEqual(['agent-api']);
+  });
+});
+
+describe('overlays/dev', () => {
+  const objs = () => rendered('overlays/dev');
+
+  it('runs Redis as a StatefulSet with AOF, noeviction and a volume claim template, behind Service redis', () => {
+    const redis = find(objs(), 'StatefulSet', 'redis') as Workload & { spec: { volumeClaimTemplates?: unknown[] } };
+    const args = redis.spec.template.spec.containers[0]!.args!.join(' ');
+    expect(args).toContain('--appendonly yes');
+    expect(args).toContain('--maxmemory-policy noeviction');
+    expect(redis.spec.volumeClaimTemplates).toHaveLength(1);
+    expect(redis.spec.replicas).toBe(1);
+    find(objs(), 'Service', 'redis');
+    expect(configValue(objs(), 'REDIS_URL')).toBe('redis://redis:6379');
+  });
+
+  it('points the s3 workspace at the in-cluster MinIO and creates its bucket with a Job', () => {
+    expect(configValue(objs(), 'WORKSPACE_DRIVER')).toBe('s3');
+    expect(configValue(objs(), 'S3_ENDPOINT')).toBe('http://minio:9000');
+    expect(configValue(objs(), 'S3_FORCE_PATH_STYLE')).toBe('true');
+    const minio = find(objs(), 'Deployment', 'minio') as Workload;
+    expect(minio.spec.replicas).toBe(1);
+    find(objs(), 'Service', 'minio');
+    const job = find(objs(), 'Job', 'minio-create-bucket') as Workload;
+    expect(job.spec.template.spec.containers[0]!.args!.join(' ')).toContain('mb --ignore-existing');
+  });
+
+  it('has no autoscaler, so api and worker run one replica each', () => {
+    expect(objs().filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject')).toEqual([]);
+    expect((find(objs(), 'Deployment', 'agent-api') as Workload).spec.replicas ?? 1).toBe(1);
+    expect((find(objs(), 'Deployment', 'agent-worker') as Workload).spec.replicas ?? 1).toBe(1);
+  });
+});
+
+describe('overlays/prod', () => {
+  const objs = () => rendered('overlays/prod');
+
+  interface ScaledObject {
+    spec: {
+      scaleTargetRef: { apiVersion?: string; kind?: string; name: string };
+      minReplicaCount?: number;
+      maxReplicaCount?: number;
+      advanced?: { horizontalPodAutoscalerConfig?: { behavior?: { scaleDown?: { stabilizationWindowSeconds?: number } } } };
+      triggers: { type: string; metadata: Record<string, unknown> }[];
+    };
+  }
+
+  it('has a well-formed KEDA ScaledObject (no schema model covers it, so checked field by field)', () => {
+    const so = find<ScaledObject>(objs(), 'ScaledObject', 'agent-worker');
+    expect(so.apiVersion).toBe('keda.sh/v1alpha1');
+    expect(so.metadata.namespace).toBe('agentyard');
+    expect(so.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'agent-worker' });
+    expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+    expect(so.spec.maxReplicaCount).toBeGreaterThan(so.spec.minReplicaCount!);
+    expect(so.spec.triggers.length).toBeGreaterThan(0);
+    for (const t of so.spec.triggers) {
+      expect(typeof t.type).toBe('string');
+      // Trigger metadata is map[string]string in KEDA's CRD: a bare number is rejected.
+      expect(Object.entries(t.metadata).filter(([, v]) => typeof v !== 'string')).toEqual([]);
+    }
+    expect(so.spec.advanced?.horizontalPodAutoscalerConfig?.behavior?.scaleDown?.stabilizationWindowSeconds).toBeGreaterThan(0);
+  });
+
+  it('scales the worker on the whole backlog: waiting, prioritized and due delayed runs', () => {
+    const so = find<ScaledObject>(objs(), 'ScaledObject', 'agent-worker');
+    const prom = so.spec.triggers.find((t) => t.type === 'prometheus');
+    expect(prom).toBeDefined();
+    const query = String(prom!.metadata.query);
+    expect(query).toContain('agentyard_queue_depth');
+    const states = /state=~"([^"]+)"/.exec(query)?.[1]?.split('|').sort();
+    expect(states).toEqual(['delayed_due', 'prioritized', 'waiting']);
+    expect(Number(prom!.metadata.threshold)).toBe(Number(configValue(objs(), 'WORKER_CONCURRENCY')));
+    expect(String(prom!.metadata.serverAddress)).toMatch(/^https?:\/\//);
+  });
+
+  it('keeps a single autoscaler per Deployment, with no replica counts for kubectl apply to reset', () => {
+    const hpas = objs().filter((o) => o.kind === 'HorizontalPodAutoscaler') as (K8sObject & {
+      spec: { scaleTargetRef: { name: string }; minReplicas: number };
+    })[];
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name)).toEqual(['agent-api']);
+    expect(hpas[0]!.spec.minReplicas).toBeGreaterThan(1);
+    expect((find(objs(), 'Deployment', 'agent-api') as Workload).spec.replicas).toBeUndefined();
+  });
+
+  it('takes Redis and S3 from external placeholders, with the Redis URL in the Secret', () => {
+    expect(configValue(objs(), 'REDIS_URL')).toBeUndefined();
+    expect(configValue(objs(), 'S3_ENDPOINT')).toContain('REPLACE_ME');
+    expect(configValue(objs(), 'S3_BUCKET')).toBe('REPLACE_ME');
+    expect(secretData(objs()).REDIS_URL).toBe('REPLACE_ME');
+    for (const [deployment, cname] of [['agent-api', 'api'], ['agent-worker', 'worker']] as const) {
+      const env = container(objs(), deployment, cname).env ?? [];
+      expect(env.find((e) => e.name === 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'agentyard-secrets', key: 'REDIS_URL' });
+    }
+  });
+});
+
+describe('base + autoscaling/hpa-external', () => {
+  it('scales agent-worker with an HPA on an External metric instead of KEDA', () => {
+    const objs = rendered('base + autoscaling/hpa-external');
+    expect(objs.filter((o) => o.kind === 'ScaledObject')).toEqual([]);
+    const hpa = find(objs, 'HorizontalPodAutoscaler', 'agent-worker') as K8sObject & {
+      spec: {
+        scaleTargetRef: { name: string };
+        minReplicas: number;
+        metrics: { type: string }[];
+        behavior?: { scaleDown?: { stabilizationWindowSeconds?: number } };
+      };
+    };
+    expect(hpa.spec.scaleTargetRef.name).toBe('agent-worker');
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(1);
+    expect(hpa.spec.metrics.map((m) => m.type)).toEqual(['External']);
+    expect(hpa.spec.behavior?.scaleDown?.stabilizationWindowSeconds).toBeGreaterThan(0);
+  });
+});
+
+describe('docker/compose.yaml', () => {
+  interface ComposeService {
+    image?: string;
+    command?: string[];
+    build?: { context: string; dockerfile: string; target: string };
+    environment?: Record<string, string>;
+    depends_on?: Record<string, { condition: string }>;
+    healthcheck?: unknown;
+    stop_grace_period?: string;
+  }
+  const composePath = join(REPO, 'docker/compose.yaml');
+  const compose = () => parse(readFileSync(composePath, 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+
+  it('builds api and worker from the repository root with targets the Dockerfile defines', () => {
+    const { services } = compose();
+    for (const name of ['api', 'worker']) {
+      const build = services[name]!.build!;
+      expect(resolve(join(REPO, 'docker'), build.context)).toBe(REPO);
+      const dockerfile = readFileSync(resolve(join(REPO, 'docker'), build.context, build.dockerfile), 'utf8');
+      expect(dockerfile).toMatch(new RegExp(`^FROM \\S+ AS ${build.target}$`, 'm'));
+    }
+  });
+
+  it('runs Redis with AOF and noeviction, and starts the apps only after their dependencies are healthy', () => {
+    const { services } = compose();
+    expect(services.redis!.command!.join(' ')).toContain('--appendonly yes --maxmemory-policy noeviction');
+    for (const name of ['api', 'worker']) {
+      const s = services[name]!;
+      expect(s.environment?.REDIS_URL).toBe('redis://redis:6379');
+      expect(s.environment?.S3_ENDPOINT).toBe('http://minio:9000');
+      expect(s.depends_on?.redis?.condition).toBe('service_healthy');
+      expect(s.depends_on?.minio?.condition).toBe('service_healthy');
+      expect(s.depends_on?.['minio-create-bucket']?.condition).toBe('service_completed_successfully');
+      expect(s.healthcheck).toBeDefined();
+    }
+  });
+
+  it('gives a stopping worker longer than its drain before compose kills it', () => {
+    const worker = compose().services.worker!;
+    expect(parseInt(worker.stop_grace_period ?? '10s', 10)).toBeGreaterThan(Number(worker.environment?.WORKER_DRAIN_S));
+  });
+});
