@@ -4,6 +4,8 @@ import type { Logger, WorkerMetrics } from '@agentyard/observability';
 import { RunJobData, retryDelayMs } from '@agentyard/queue';
 import type { RunProcessor } from './run-processor';
 
+const STALLED_TOO_OFTEN = /stalled more than allowable limit/;
+
 export interface WorkerOptions {
   connection: ConnectionOptions;
   queueName: string;
@@ -40,23 +42,23 @@ export function buildWorker(opts: WorkerOptions): AgentWorker {
     },
   });
 
-  // BullMQ fails a job that stalled more than maxStalledCount times without calling our
-  // processor and regardless of `attempts`; only this event tells us, so the run is
-  // dead-lettered here.
+  // A job that stalled more than maxStalledCount times is failed by BullMQ itself, regardless
+  // of `attempts` and without calling our processor: BullMQ 6 marks it in the stall check and
+  // fails it when a worker next fetches it, emitting only 'failed'. So the run is dead-lettered
+  // from that event; 'stalled' alone means the job went back to wait and will resume.
   worker.on('stalled', (jobId: string) => {
     metrics.stalled.inc();
-    void (async () => {
-      const job = await Job.fromId(worker, jobId);
-      if (!job || !(await job.isFailed())) {
-        logger.warn({ jobId }, 'stalled job recovered; another attempt resumes it');
-        return;
-      }
-      const data = RunJobData.safeParse(job.data);
-      if (!data.success) return;
-      const message = job.failedReason || 'job stalled more than allowable limit';
-      await processor.deadLetter(data.data.runId, { code: 'stalled', message, retryable: false }, data.data.gen);
-      logger.warn({ jobId, runId: data.data.runId }, 'run dead-lettered after stalling too often');
-    })().catch((err: unknown) => logger.error({ err, jobId }, 'could not handle stalled job'));
+    logger.warn({ jobId }, 'stalled job moved back to wait');
+  });
+  worker.on('failed', (job: Job | undefined, err: Error) => {
+    if (!job || !STALLED_TOO_OFTEN.test(err.message)) return;
+    const data = RunJobData.safeParse(job.data);
+    if (!data.success) return;
+    const { runId, gen } = data.data;
+    processor
+      .deadLetter(runId, { code: 'stalled', message: err.message, retryable: false }, gen)
+      .then(() => logger.warn({ jobId: job.id, runId }, 'run dead-lettered after stalling too often'))
+      .catch((e: unknown) => logger.error({ err: e, jobId: job.id, runId }, 'could not dead-letter stalled run'));
   });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 
