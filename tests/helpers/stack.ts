@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import { isTerminal } from '@agentyard/core';
 import { loadConfig, tenantPolicies, type Config } from '@agentyard/config';
 import { createLogger } from '@agentyard/observability';
 import { createWorkspace, type Workspace } from '@agentyard/workspace';
@@ -134,7 +135,11 @@ export async function startStack(
       let last: any;
       while (Date.now() < deadline) {
         last = (await api('GET', `/agent/runs/${runId}`, undefined, token ? { token } : {})).body;
-        if (statuses.includes(last?.status)) return last;
+        // A terminal status is written before the run is archived and its `end` event appended;
+        // tests that read logs or files next need the run finalised, as a client seeing `end` would.
+        if (statuses.includes(last?.status) && (!isTerminal(last.status) || (await deps.store.get(runId))?.ended)) {
+          return isTerminal(last.status) ? (await api('GET', `/agent/runs/${runId}`, undefined, token ? { token } : {})).body : last;
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error(`run ${runId} never reached ${statuses.join('|')}; last status ${last?.status}: ${JSON.stringify(last?.error)}`);
