@@ -50,10 +50,13 @@ export function createRunFinalizer(opts: {
     async finalize(runId) {
       const run = await store.get(runId);
       if (!run || !isTerminal(run.status) || run.ended) return false;
-      if (run.status !== 'succeeded') await settleSteps(run, run.status === 'cancelled' ? 'cancelled' : 'skipped');
+      let settled = run;
+      if (run.status !== 'succeeded') {
+        await settleSteps(run, run.status === 'cancelled' ? 'cancelled' : 'skipped');
+        settled = (await store.get(runId)) ?? run;
+      }
       // Archive before `end`, so a client that sees `end` finds the archive in place.
       // events.jsonl therefore holds every event but `end`; run.json has the final status.
-      const settled = (await store.get(runId)) ?? run;
       try {
         await archiveRun(settled, events, opts.archiveTarget(settled));
       } catch (err) {
