@@ -56,6 +56,8 @@ export async function startStack(
     WORKER_STALLED_INTERVAL_MS: '1000',
     WORKER_DRAIN_S: '5',
     WORKER_HEARTBEAT_MS: '500',
+    // Tests poll hard; tests/api/rate-limit.test.ts turns the limit on.
+    RATE_LIMIT_PER_MIN: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(driver === 's3'
       ? {

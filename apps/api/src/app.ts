@@ -40,12 +40,18 @@ export function buildApp(deps: ApiDeps): Express {
   const json = express.json({ limit: deps.bodyLimit ?? '4mb', strict: false });
   // The SSE route takes its own auth (a query token is allowed there); every other
   // /agent route needs the Authorization header.
-  const headerAuth = auth();
+  // Every authenticated request then counts against its tenant's rate limit.
+  const limited = (authenticate: RequestHandler): RequestHandler => {
+    const limit = deps.rateLimit;
+    if (!limit) return authenticate;
+    return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
+  };
+  const headerAuth = limited(auth());
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
-  app.use('/admin', auth({ admin: true }));
+  app.use('/admin', limited(auth({ admin: true })));
   app.use(json);
   app.use(executeRouter(commands, deps.metrics));
-  app.use(runsRouter(deps, auth({ allowQueryToken: true })));
+  app.use(runsRouter(deps, limited(auth({ allowQueryToken: true }))));
   app.use(filesRouter(deps));
   app.use(catalogRouter(deps));
   app.use(adminRouter(deps, commands));

@@ -8,12 +8,13 @@ import { createRunFinalizer, createRunStore, createTokenBudget } from '@agentyar
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
+import { createRateLimit } from './http/rate-limit';
 
 export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS'>>;
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -90,6 +91,7 @@ export async function createApiDeps(
       tokens: createTokenBudget({ redis, prefix: config.KEY_PREFIX }),
       dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
     },
+    ...rateLimit(redis, config),
     async close() {
       await fanout.close();
       await queue.close();
@@ -99,6 +101,11 @@ export async function createApiDeps(
 }
 
 const defaultPolicies = tenantPolicies({});
+
+function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit'> {
+  const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });
+  return limiter ? { rateLimit: limiter } : {};
+}
 
 /** The workspace the configuration asks for. */
 export const workspaceFromConfig = (config: Config): Workspace => workspaceFromSettings(config);

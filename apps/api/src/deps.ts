@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import type Redis from 'ioredis';
 import type { ApiKey } from '@agentyard/config';
 import type { ToolRegistry } from '@agentyard/agent';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   modelConfigured?: boolean;
   /** Tenant daily token budgets: a tenant with none left gets 429 at create. */
   budget?: { tokens: TokenBudget; dailyLimit(tenant: string): number };
+  /** Per-tenant request limit, run after auth; none when the limit is off. */
+  rateLimit?: RequestHandler;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
 }

@@ -96,6 +96,13 @@ export class UnavailableError extends AgentyardError {
   }
 }
 
+/** A tenant sent more requests than its rate allows; it may try again after `retryAfterS`. */
+export class RateLimitedError extends AgentyardError {
+  constructor(message: string, retryAfterS: number) {
+    super('rate_limited', message, { status: 429, retryable: true, retryAfterS });
+  }
+}
+
 /** A run or tenant budget (tokens, steps) is used up; retrying now cannot help. */
 export class BudgetExceededError extends AgentyardError {
   constructor(message: string, retryAfterS?: number) {

@@ -1,0 +1,47 @@
+import { startStack, TOKENS, type Stack } from '../helpers/stack';
+
+describe('per-tenant rate limit', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ label: 'rate-limit', env: { RATE_LIMIT_PER_MIN: '4' } });
+  });
+  afterAll(() => stack.stop());
+
+  it('answers 429 rate_limited with Retry-After once a tenant spends its minute, creates nothing, and leaves other tenants alone', async () => {
+    for (let i = 0; i < 4; i++) {
+      const ok = await stack.api('GET', '/agent/runs');
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('ratelimit-policy')).toContain('4;w=60');
+    }
+    const refused = await stack.execute({ action: 'create', steps: [{ tool: 'log', args: { message: 'too many' } }] });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'rate_limited' });
+    expect(refused.body.error.message).toContain('4 per minute');
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await stack.deps.store.list('acme', { limit: 10 })).runs).toHaveLength(0);
+
+    // The SSE route counts too, with its query token.
+    const sse = await fetch(`${stack.baseUrl}/agent/logs/run_00000000000000000000000000/stream?access_token=${TOKENS.acme}`);
+    expect(sse.status).toBe(429);
+
+    const other = await stack.api('GET', '/agent/runs', undefined, { token: TOKENS.globex });
+    expect(other.status).toBe(200);
+    // Health and metrics are not rate limited.
+    expect((await fetch(`${stack.baseUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('shares one count between API replicas through Redis', async () => {
+    const second = await startStack({ label: 'rate-limit-2', env: { RATE_LIMIT_PER_MIN: '2', KEY_PREFIX: stack.env.KEY_PREFIX!, REDIS_URL: stack.env.REDIS_URL! } });
+    try {
+      const hit = (s: Stack) => s.api('GET', '/agent/runs', undefined, { token: TOKENS.ops });
+      expect((await hit(stack)).status).toBe(200);
+      expect((await hit(second)).status).toBe(200);
+      // ops has now made two requests across both replicas: the second replica's limit of 2 is spent.
+      expect((await hit(second)).status).toBe(429);
+    } finally {
+      await second.stop();
+    }
+  });
+});
