@@ -100,4 +100,12 @@ describe('bad input on POST /agent/execute', () => {
     expect(status.status).toBe(400);
     expect(status.body.error.details[0].path).toBe('status');
   });
+
+  it('answers 400 naming the path, not 500, when a path parameter is not valid percent-encoding', async () => {
+    for (const path of ['/agent/runs/%E0%A4%A', '/agent/logs/%ZZ', '/agent/runs/run_x/files/%C3%28']) {
+      const res = await stack.api('GET', path);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_request', details: [{ path: 'path' }] });
+    }
+  });
 });

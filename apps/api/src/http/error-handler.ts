@@ -19,6 +19,12 @@ function fromBodyParser(err: { type?: string; message?: string; limit?: number }
   }
 }
 
+/** The router could not percent-decode a path parameter (`/agent/runs/%E0%A4%A`). */
+function fromBadPath(err: unknown): AgentyardError | undefined {
+  if (!(err instanceof URIError)) return undefined;
+  return ValidationError.field('path', `not a valid percent-encoded URL path: ${err.message}`);
+}
+
 /** ioredis and BullMQ failures mean a dependency is down: 503, never 500. */
 function isDependencyDown(err: unknown): boolean {
   const e = err as { name?: string; code?: string; message?: string };
@@ -34,7 +40,7 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AgentyardError;
     if (err instanceof AgentyardError) e = err;
-    else e = fromBodyParser(err) ?? (isDependencyDown(err) ? new UnavailableError('a dependency (Redis or storage) is unavailable', err) : undefined) ?? new AgentyardError('internal', 'internal error', { status: 500 });
+    else e = fromBodyParser(err) ?? fromBadPath(err) ?? (isDependencyDown(err) ? new UnavailableError('a dependency (Redis or storage) is unavailable', err) : undefined) ?? new AgentyardError('internal', 'internal error', { status: 500 });
     if (e.status >= 500) (req.log ?? logger).error({ err }, 'request failed');
     if (res.headersSent) {
       res.end();
