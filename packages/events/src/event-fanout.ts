@@ -9,9 +9,11 @@ export interface EventFanout {
   /**
    * Start receiving a run's live events. Resolves once Redis confirmed the subscription,
    * so a caller that reads history afterwards cannot miss an event in between.
-   * Returns the function that stops delivery.
+   * Returns the function that stops delivery. `onResync` is called after the subscriber
+   * connection was lost and is subscribed again: whatever was published meanwhile never
+   * arrives, so the listener must catch up from the stream history.
    */
-  subscribe(runId: string, listener: EventListener): Promise<() => void>;
+  subscribe(runId: string, listener: EventListener, onResync?: () => void): Promise<() => void>;
   /** Live listeners across all runs (for metrics and leak tests). */
   listenerCount(): number;
   close(): Promise<void>;
@@ -23,7 +25,12 @@ export interface EventFanout {
  */
 export function createEventFanout(opts: { subscriber: Redis; prefix: string }): EventFanout {
   const { subscriber, prefix } = opts;
-  const byChannel = new Map<string, { runId: string; listeners: Set<EventListener>; ready: Promise<unknown> }>();
+  interface Entry {
+    runId: string;
+    listeners: Map<EventListener, (() => void) | undefined>;
+    ready: Promise<unknown>;
+  }
+  const byChannel = new Map<string, Entry>();
 
   subscriber.on('message', (channel: string, message: string) => {
     const entry = byChannel.get(channel);
@@ -34,18 +41,40 @@ export function createEventFanout(opts: { subscriber: Redis; prefix: string }): 
     } catch {
       return; // not ours or corrupt; the stream history remains the source of truth
     }
-    for (const l of [...entry.listeners]) l(event);
+    for (const l of [...entry.listeners.keys()]) l(event);
+  });
+
+  // Pub/sub keeps nothing for a disconnected subscriber (a Redis restart, a network blip,
+  // an output-buffer overflow). On every reconnect, subscribe again ourselves and wait for
+  // Redis to confirm (ioredis' own resubscribe is not awaitable), then tell listeners to
+  // catch up from history: events published before the confirmation are in the stream.
+  let connectedBefore = subscriber.status === 'ready';
+  subscriber.on('ready', () => {
+    if (!connectedBefore) {
+      connectedBefore = true;
+      return;
+    }
+    const channels = [...byChannel.keys()];
+    if (channels.length === 0) return;
+    subscriber.subscribe(...channels).then(
+      () => {
+        for (const channel of channels) {
+          for (const onResync of [...(byChannel.get(channel)?.listeners.values() ?? [])]) onResync?.();
+        }
+      },
+      () => undefined, // lost again; the next 'ready' retries
+    );
   });
 
   return {
-    async subscribe(runId, listener) {
+    async subscribe(runId, listener, onResync) {
       const channel = eventKeys(prefix, runId).channel;
       let entry = byChannel.get(channel);
       if (!entry) {
-        entry = { runId, listeners: new Set(), ready: subscriber.subscribe(channel) };
+        entry = { runId, listeners: new Map(), ready: subscriber.subscribe(channel) };
         byChannel.set(channel, entry);
       }
-      entry.listeners.add(listener);
+      entry.listeners.set(listener, onResync);
       try {
         await entry.ready;
       } catch (e) {

@@ -69,8 +69,40 @@ export async function streamRun(
   res.on('close', () => finish('client_closed'));
   void req;
 
+  // Sends history after the last id sent while live events wait in `buffer`, then flushes
+  // it: at the start, and again whenever the fanout lost its Redis connection. Catch-ups run
+  // one after another; one with another queued behind it leaves the buffer to that one, so
+  // no live event overtakes history that has not been sent yet.
+  let queuedSyncs = 0;
+  const catchUp = async () => {
+    buffer = buffer ?? [];
+    for (;;) {
+      const page = await deps.events.read(runId, { ...(lastId ? { after: lastId } : {}), limit: PAGE });
+      for (const e of page) send(e);
+      if (done || page.length < PAGE) break;
+    }
+    if (queuedSyncs > 0) return;
+    const pending = buffer;
+    buffer = null;
+    for (const e of pending) send(e);
+  };
+  // Catch-ups wait for the start (subscription and cursor check) to be done.
+  let started!: () => void;
+  let syncing = new Promise<void>((resolve) => (started = resolve));
+  const resync = () => {
+    if (done) return;
+    queuedSyncs += 1;
+    buffer = buffer ?? [];
+    syncing = syncing
+      .then(() => {
+        queuedSyncs -= 1;
+        return catchUp();
+      })
+      .catch(() => finish('error')); // the client reconnects with Last-Event-ID and loses nothing
+  };
+
   try {
-    unsubscribe = await deps.fanout.subscribe(runId, (e) => (buffer ? buffer.push(e) : send(e)));
+    unsubscribe = await deps.fanout.subscribe(runId, (e) => (buffer ? buffer.push(e) : send(e)), resync);
     if (done) return unsubscribe();
 
     if (cursor !== undefined && (await deps.events.isExpired(runId, cursor))) {
@@ -79,14 +111,10 @@ export async function streamRun(
       deps.metrics.sseStreams.inc({ outcome: 'reset' });
       lastId = undefined;
     }
-    for (;;) {
-      const page = await deps.events.read(runId, { ...(lastId ? { after: lastId } : {}), limit: PAGE });
-      for (const e of page) send(e);
-      if (done || page.length < PAGE) break;
-    }
-    const pending = buffer ?? [];
-    buffer = null;
-    for (const e of pending) send(e);
+    resync();
+    started();
+    await syncing;
+    if (done) return;
     // Resumed after `end` itself: nothing will ever follow, so close instead of idling.
     if (!done && (await deps.ended(runId))) finish('ended');
     if (!done) heartbeat = setInterval(() => res.write(': heartbeat\n\n'), deps.heartbeatMs);
