@@ -1,0 +1,77 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/global-setup';
+import { startStack, type Stack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait-for';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require('s3rver');
+
+/** An s3rver of this test's own, stopped and started again under a running stack. */
+describe('an S3 outage under a running stack', () => {
+  let port: number;
+  let dir: string;
+  let s3: { run(): Promise<unknown>; close(): Promise<void> } | undefined;
+  let stack: Stack;
+
+  const startS3 = async () => {
+    s3 = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: 'outage' }] });
+    await s3!.run();
+  };
+  const stopS3 = async () => {
+    await s3?.close();
+    s3 = undefined;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'ay-outage-s3-'));
+    await startS3();
+    stack = await startStack({
+      driver: 's3',
+      workers: 1,
+      label: 's3-outage',
+      env: { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: 'outage', RETRY_BACKOFF_MS: '500' },
+    });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await stopS3();
+  });
+
+  it('reports the workspace down, backs the run off with a retryable error, and finishes it once S3 is back', async () => {
+    await stopS3();
+    const ready = await stack.api('GET', '/readyz');
+    expect(ready.status).toBe(503);
+    expect(JSON.stringify(ready.body)).toContain('workspace');
+
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      options: { max_attempts: 6 },
+      steps: [
+        { id: 'note', tool: 'log', args: { message: 'before the write' } },
+        { id: 'write', tool: 'fs.write', args: { path: 'out.txt', content: 'stored after the outage' }, needs: ['note'] },
+      ],
+    });
+    const runId: string = body.run_id;
+    const failedAttempt = async () =>
+      ((await stack.api('GET', `/agent/logs/${runId}?limit=1000`)).body.events as Array<Record<string, any>>).find(
+        (e) => e.type === 'status' && e.status === 'failed',
+      );
+    await waitFor(async () => (await failedAttempt()) !== undefined, { label: 'an attempt to fail on the missing store', timeoutMs: 20_000 });
+    expect((await failedAttempt())!.error).toMatchObject({ retryable: true });
+    expect((await failedAttempt())!.error.message).toMatch(/S3 could not write \S*out\.txt/);
+
+    await startS3();
+    const run = await stack.waitForStatus(runId, ['succeeded', 'dead_lettered'], 30_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.attempts).toBeGreaterThanOrEqual(2);
+    expect(run.steps.map((s: { id: string; attempts: number }) => `${s.id}:${s.attempts}`)[0]).toBe('note:1');
+    expect((await stack.api('GET', `/agent/runs/${runId}/files/out.txt`)).body).toBe('stored after the outage');
+    const files = (await stack.api('GET', `/agent/runs/${runId}/files`)).body.entries.map((e: { path: string }) => e.path);
+    expect(files).toEqual(expect.arrayContaining(['.agent/run.json', '.agent/events.jsonl', 'out.txt']));
+    expect((await stack.api('GET', '/readyz')).status).toBe(200);
+  });
+});
