@@ -32,7 +32,7 @@ export function createEventFanout(opts: { subscriber: Redis; prefix: string }): 
   }
   const byChannel = new Map<string, Entry>();
 
-  subscriber.on('message', (channel: string, message: string) => {
+  const deliver = (channel: string, message: string) => {
     const entry = byChannel.get(channel);
     if (!entry) return;
     let event: RunEvent;
@@ -42,25 +42,34 @@ export function createEventFanout(opts: { subscriber: Redis; prefix: string }): 
       return; // not ours or corrupt; the stream history remains the source of truth
     }
     for (const l of [...entry.listeners.keys()]) l(event);
-  });
+  };
 
   // Pub/sub keeps nothing for a disconnected subscriber (a Redis restart, a network blip,
-  // an output-buffer overflow). On every reconnect, subscribe again ourselves and wait for
-  // Redis to confirm (ioredis' own resubscribe is not awaitable), then tell listeners to
-  // catch up from history: events published before the confirmation are in the stream.
+  // an output-buffer overflow). From the moment the connection drops, messages are held
+  // back; on reconnect we subscribe again ourselves and wait for Redis to confirm (ioredis'
+  // own resubscribe is not awaitable), tell listeners to catch up from history, and only
+  // then hand over what was held, so nothing live overtakes the missed events.
   let connectedBefore = subscriber.status === 'ready';
+  let held: Array<[string, string]> | null = null;
+  subscriber.on('message', (channel: string, message: string) => (held ? held.push([channel, message]) : deliver(channel, message)));
+  subscriber.on('close', () => {
+    if (connectedBefore) held = held ?? [];
+  });
   subscriber.on('ready', () => {
     if (!connectedBefore) {
       connectedBefore = true;
       return;
     }
     const channels = [...byChannel.keys()];
-    if (channels.length === 0) return;
-    subscriber.subscribe(...channels).then(
+    const resubscribed = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve();
+    resubscribed.then(
       () => {
+        const pending = held ?? [];
+        held = null;
         for (const channel of channels) {
           for (const onResync of [...(byChannel.get(channel)?.listeners.values() ?? [])]) onResync?.();
         }
+        for (const [channel, message] of pending) deliver(channel, message);
       },
       () => undefined, // lost again; the next 'ready' retries
     );
