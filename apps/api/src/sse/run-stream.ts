@@ -116,7 +116,7 @@ export async function streamRun(
     await syncing;
     if (done) return;
     // Resumed after `end` itself: nothing will ever follow, so close instead of idling.
-    if (!done && (await deps.ended(runId))) finish('ended');
+    if (await deps.ended(runId)) finish('ended');
     if (!done) heartbeat = setInterval(() => res.write(': heartbeat\n\n'), deps.heartbeatMs);
   } catch (err) {
     finish('error');
