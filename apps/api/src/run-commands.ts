@@ -34,11 +34,10 @@ export function createRunCommands(deps: Deps) {
 
   const reload = async (runId: string) => (await store.get(runId))!;
 
-  const enqueue = async (run: StoredRun, name: TransitionName, extra: { del?: string[] } = {}): Promise<StoredRun> => {
-    const t = await store.transition(run.doc.id, name, { bumpGen: true, ...extra });
-    if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, name);
+  /** Adds the job of a run already marked queued at generation `gen`. */
+  const addJob = async (run: StoredRun, gen: number): Promise<void> => {
     try {
-      await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen: t.gen, options: run.doc.options });
+      await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen, options: run.doc.options });
     } catch (err) {
       // The run says queued but no job exists; put it somewhere a client can retry from.
       await store
@@ -48,6 +47,12 @@ export function createRunCommands(deps: Deps) {
         .catch(() => undefined);
       throw new UnavailableError('the queue is unavailable; the run was not queued', err);
     }
+  };
+
+  const enqueue = async (run: StoredRun, name: TransitionName, extra: { del?: string[] } = {}): Promise<StoredRun> => {
+    const t = await store.transition(run.doc.id, name, { bumpGen: true, ...extra });
+    if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, name);
+    await addJob(run, t.gen);
     // What the transition just wrote, without reading the run back.
     const queued: StoredRun = { ...run, ended: false, status: 'queued', gen: t.gen, queued_at: t.at };
     if (extra.del) for (const f of extra.del) delete (queued as unknown as Record<string, unknown>)[f];
@@ -105,10 +110,14 @@ export function createRunCommands(deps: Deps) {
           steps,
           created_at: new Date().toISOString(),
         },
-        idempotencyKey ? { key: idempotencyKey, fingerprint: fingerprint(req) } : undefined,
+        {
+          ...(idempotencyKey ? { idempotency: { key: idempotencyKey, fingerprint: fingerprint(req) } } : {}),
+          // Created and queued in one script; only the job is left to add.
+          start: req.start === true,
+        },
       );
       if (!created) return { run, changed: false };
-      if (req.start) return { run: (await start(run)).run, changed: true };
+      if (run.status === 'queued') await addJob(run, run.gen);
       return { run, changed: true };
     },
 

@@ -45,7 +45,15 @@ export interface TransitionOptions {
 }
 
 export interface RunStore {
-  create(doc: RunDoc, idempotency?: { key: string; fingerprint: string }): Promise<{ run: StoredRun; created: boolean }>;
+  /**
+   * Stores a new run (status `created`), or returns the run an earlier request with the same
+   * idempotency key created. `start` also queues a new run in the same script (generation 1);
+   * the caller then adds its job.
+   */
+  create(
+    doc: RunDoc,
+    opts?: { idempotency?: { key: string; fingerprint: string }; start?: boolean },
+  ): Promise<{ run: StoredRun; created: boolean }>;
   get(runId: string): Promise<StoredRun | undefined>;
   /** Just the status: cheap enough to poll while a run executes. */
   status(runId: string): Promise<RunStatus | undefined>;
@@ -93,7 +101,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
   const k = runKeys(prefix);
   const redis = opts.redis as Scripted;
   if (!('ayTransition' in opts.redis)) {
-    redis.defineCommand('ayCreate', { numberOfKeys: 6, lua: CREATE_LUA });
+    redis.defineCommand('ayCreate', { numberOfKeys: 7, lua: CREATE_LUA });
     redis.defineCommand('ayTransition', { numberOfKeys: 5, lua: TRANSITION_LUA });
     redis.defineCommand('ayCheckpoint', { numberOfKeys: 5, lua: CHECKPOINT_LUA });
     redis.defineCommand('ayDecide', { numberOfKeys: 6, lua: DECIDE_LUA });
@@ -111,15 +119,17 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
   };
 
   return {
-    async create(doc, idem) {
+    async create(doc, opts = {}) {
+      const idem = opts.idempotency;
       const ev = eventKeys(prefix, doc.id);
       const steps = doc.steps.flatMap((s) => [s.id, JSON.stringify({ status: 'pending', attempts: 0 })]);
       const idemKey = idem ? k.idempotency(doc.tenant, fingerprint(idem.key)) : k.idempotency(doc.tenant, '-');
-      const ts = new Date(now()).toISOString();
+      const at = now();
+      const ts = new Date(at).toISOString();
       const [outcome, value] = await redis.ayCreate(
-        k.run(doc.id), k.steps(doc.id), k.tenantRuns(doc.tenant), idemKey, ev.stream, ev.seq,
+        k.run(doc.id), k.steps(doc.id), k.tenantRuns(doc.tenant), idemKey, ev.stream, ev.seq, k.queued,
         doc.id, JSON.stringify(doc), JSON.stringify(steps.length ? steps : []), idem ? '1' : '0',
-        idem?.fingerprint ?? '', ttl, ts, ev.channel, maxLen,
+        idem?.fingerprint ?? '', ttl, ts, ev.channel, maxLen, opts.start ? '1' : '0', at,
       );
       if (outcome === 'exists') {
         const [existingId, existingPrint] = value.split(' ') as [string, string];
@@ -135,8 +145,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       // Built here rather than read back: it is exactly what the script wrote.
       const run: StoredRun = {
         doc,
-        status: 'created',
-        gen: 0,
+        ...(opts.start ? { status: 'queued' as const, gen: 1, queued_at: ts } : { status: 'created' as const, gen: 0 }),
         attempts: 0,
         ended: false,
         steps: Object.fromEntries(doc.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0 }])),

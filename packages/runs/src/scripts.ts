@@ -7,9 +7,11 @@ import { APPEND_EVENT_LUA } from '@agentyard/events';
 
 /**
  * create
- * KEYS  1 run hash, 2 steps hash, 3 tenant index, 4 idempotency key, 5 event stream, 6 event seq
+ * KEYS  1 run hash, 2 steps hash, 3 tenant index, 4 idempotency key, 5 event stream, 6 event seq,
+ *       7 queued zset
  * ARGV  1 run id, 2 doc JSON, 3 step states JSON array [id, state, ...], 4 use idempotency ('1'|'0'),
- *       5 request fingerprint, 6 idempotency TTL s, 7 ts, 8 channel, 9 stream maxlen
+ *       5 request fingerprint, 6 idempotency TTL s, 7 ts, 8 channel, 9 stream maxlen,
+ *       10 start at once ('1'|'0': also the created → queued transition, generation 1), 11 now ms
  * Returns {'created', runId} or {'exists', '<runId> <fingerprint>'} when the key was used before.
  */
 export const CREATE_LUA = `${APPEND_EVENT_LUA}
@@ -23,6 +25,11 @@ local steps = cjson.decode(ARGV[3])
 for i = 1, #steps, 2 do redis.call('HSET', KEYS[2], steps[i], steps[i + 1]) end
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 ay_append(KEYS[5], KEYS[6], ARGV[8], ARGV[9], ARGV[7], 'status', '{"status":"created","previous":null}')
+if ARGV[10] == '1' then
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'gen', 1, 'queued_at', ARGV[7])
+  redis.call('ZADD', KEYS[7], ARGV[11], ARGV[1])
+  ay_append(KEYS[5], KEYS[6], ARGV[8], ARGV[9], ARGV[7], 'status', '{"status":"queued","previous":"created"}')
+end
 return {'created', ARGV[1]}
 `;
 
