@@ -81,6 +81,26 @@ describe('run store on real Redis', () => {
     expect(cancelled.next_cursor).toBeUndefined();
   });
 
+  it('creates and queues a run in one step when asked to start it, exactly as a start would', async () => {
+    now += 1000;
+    const id = newRunId(now);
+    const { run, created } = await store.create(
+      { id, tenant: 'acme', workspace_id: id, options, steps: [{ id: 'a', tool: 'log', args: { message: 'a' }, needs: [] }], created_at: new Date(now).toISOString() },
+      { start: true },
+    );
+    expect(created).toBe(true);
+    expect(run).toMatchObject({ status: 'queued', gen: 1, queued_at: new Date(now).toISOString() });
+    expect(await store.get(id)).toMatchObject({ status: 'queued', gen: 1, attempts: 0, queued_at: new Date(now).toISOString() });
+    const events = createEventLog({ redis: t.redis, prefix: t.prefix });
+    expect((await events.read(id, { limit: 10 })).map((e) => [e.seq, e.type, (e as { status?: string }).status])).toEqual([
+      [1, 'status', 'created'],
+      [2, 'status', 'queued'],
+    ]);
+    expect(await t.redis.zscore(`${t.prefix}queued`, id)).toBe(String(now));
+    // The worker's pickup sees a normal queued run of generation 1.
+    expect((await store.transition(id, 'pickup', { bumpAttempts: true, expectGen: 1 })).ok).toBe(true);
+  });
+
   it('hides another tenant’s run behind not_found', async () => {
     const run = await create('acme');
     await expect(store.getForTenant('globex', run.doc.id)).rejects.toMatchObject({ code: 'not_found', status: 404 });
