@@ -613,6 +613,18 @@ describe('docker/compose.yaml', () => {
     }
   });
 
+  it('deploys each app the way scripts/check-deploy rehearses it (locked versions, offline)', () => {
+    const deployFlags = (text: string) => {
+      const line = text.replace(/\\\n\s*/g, ' ').match(/pnpm(?:_cmd)? deploy (--[^\n]*)/)?.[1] ?? '';
+      return line.split(/\s+/).filter((w) => w.startsWith('--') && !w.startsWith('--reporter')).sort();
+    };
+    const dockerfile = deployFlags(readFileSync(join(REPO, 'docker/Dockerfile'), 'utf8'));
+    const rehearsal = deployFlags(readFileSync(join(REPO, 'scripts/check-deploy'), 'utf8'));
+    expect(dockerfile).toEqual(expect.arrayContaining(['--prod', '--config.inject-workspace-packages=true', '--offline', '--store-dir', '--filter']));
+    expect(dockerfile).not.toContain('--legacy');
+    expect(rehearsal).toEqual(dockerfile);
+  });
+
   it('gives a stopping worker longer than its drain before compose kills it', () => {
     const worker = compose().services.worker!;
     expect(parseInt(worker.stop_grace_period ?? '10s', 10)).toBeGreaterThan(Number(worker.environment?.WORKER_DRAIN_S));
