@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startStack, TOKENS, type Stack } from '../helpers/stack';
@@ -47,6 +48,33 @@ async function droppingProxy(targetPort: number, bytes: number): Promise<{ port:
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
   return { port, get cuts() { return state.cuts; }, close: () => server.close() } as { port: number; cuts: number; close(): void };
+}
+
+/** An HTTP front that answers its first request 503 with Retry-After: 1, then proxies. */
+async function unavailableOnce(targetPort: number): Promise<{ port: number; refused: number; close(): void }> {
+  const state = { refused: 0 };
+  const server = createHttpServer((req, res) => {
+    if (state.refused === 0) {
+      state.refused++;
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+      res.end(JSON.stringify({ error: { code: 'unavailable', message: 'a dependency (Redis or storage) is unavailable' } }));
+      return;
+    }
+    const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    get refused() {
+      return state.refused;
+    },
+    close: () => server.close(),
+  };
 }
 
 describe('yardctl against a running stack', () => {
@@ -127,6 +155,23 @@ describe('yardctl against a running stack', () => {
       expect(events.map((e) => e.id)).toEqual(history.map((e: { id: string }) => e.id));
     } finally {
       proxy.close();
+    }
+  });
+
+  it('keeps tailing through a 503, waiting the Retry-After before it resumes', async () => {
+    const created = JSON.parse((await yardctl(['--json', 'runs', 'create', '--steps', JSON.stringify([{ tool: 'log', args: { message: 'hi' } }]), '--wait'], env)).stdout);
+    const front = await unavailableOnce(Number(new URL(stack.baseUrl).port));
+    try {
+      const t0 = Date.now();
+      const r = await yardctl(['--json', 'logs', 'tail', created.id], { ...env, AGENTYARD_API_URL: `http://127.0.0.1:${front.port}` });
+      expect(r.code).toBe(0);
+      expect(front.refused).toBe(1);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(events.at(-1)).toMatchObject({ type: 'end', status: 'succeeded' });
+    } finally {
+      front.close();
     }
   });
 

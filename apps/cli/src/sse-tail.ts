@@ -7,8 +7,9 @@ export interface StreamEvent {
 }
 
 /**
- * Follows a run's SSE stream until its `end` event. A dropped connection is resumed with
- * Last-Event-ID after a short backoff, so no event is printed twice or skipped.
+ * Follows a run's SSE stream until its `end` event. A dropped connection, a 503 or a 429
+ * rate_limited is resumed with Last-Event-ID after a backoff (at least the server's
+ * Retry-After), so no event is printed twice or skipped.
  */
 export async function tailRun(opts: {
   apiUrl: string;
@@ -35,6 +36,15 @@ export async function tailRun(opts: {
     }
     if (res.status !== 200 || !res.body) {
       const text = await res.text();
+      // The API down for a moment (503, e.g. Redis restarting) or this tenant over its rate
+      // (429 rate_limited): wait as asked and resume; anything else is final.
+      if (res.status === 503 || (res.status === 429 && /"rate_limited"/.test(text))) {
+        if (++failures > (opts.maxReconnects ?? 10)) throw new CliError(`stream answered ${res.status}: ${text}`, EXIT.unavailable);
+        opts.onReconnect?.(failures);
+        const retryAfterMs = Math.min(30_000, Number(res.headers.get('retry-after') ?? 0) * 1000 || 0);
+        await new Promise((r) => setTimeout(r, Math.max(retryAfterMs, Math.min(5000, 200 * 2 ** failures))));
+        continue;
+      }
       throw new CliError(`stream answered ${res.status}: ${text}`, res.status >= 500 ? EXIT.unavailable : EXIT.rejected);
     }
     const reader = res.body.getReader();
