@@ -382,6 +382,16 @@ describe.each(Object.keys(builds))('%s', (name) => {
     expect(api.spec.template.metadata.labels).toEqual(expect.objectContaining(pdb.spec.selector.matchLabels));
   });
 
+  it('gives the api longer than preStop plus its drain before it is killed', () => {
+    const objects = objs();
+    const api = find(objects, 'Deployment', 'agent-api') as Workload;
+    const preStop = container(objects, 'agent-api', 'api').lifecycle?.preStop?.exec?.command ?? [];
+    const preStopS = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
+    const drainS = Number(configValue(objects, 'API_DRAIN_S'));
+    expect(drainS).toBeGreaterThan(0);
+    expect(api.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(preStopS + drainS);
+  });
+
   it('mounts an emptyDir at /tmp under the read-only root filesystem of api and worker', () => {
     for (const [deployment, cname] of [['agent-api', 'api'], ['agent-worker', 'worker']] as const) {
       const w = find(rendered(name), 'Deployment', deployment) as Workload;

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolic
 import { createLogger } from '@agentyard/observability';
 import { buildApp } from './app';
 import { createApiDeps, workspaceFromConfig } from './compose';
+import { trackInFlight } from './http/drain';
 import { readVersion } from './version';
 
 async function main(): Promise<void> {
@@ -29,13 +30,15 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
+  const requests = trackInFlight(server, (url) => /^\/agent\/logs\/[^/?]+\/stream\/?(\?|$)/.test(url));
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, closing streams');
-    server.close();
-    server.closeAllConnections();
+    logger.info({ signal, inFlight: requests.inFlight(), graceS: config.API_DRAIN_S }, 'shutting down: no new connections; finishing requests in flight');
+    const { unfinished } = await requests.drain(config.API_DRAIN_S * 1000);
+    if (unfinished > 0) logger.warn({ unfinished }, 'drain grace period over; cut the requests still running');
     await deps.close();
     logger.info('api stopped');
     process.exit(0);

@@ -64,6 +64,8 @@ const Env = z.object({
   /** Body size limit of the API. Prompts have their own limit of 200,000 characters. */
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('4mb'),
   SSE_HEARTBEAT_S: z.coerce.number().min(0.05).default(15),
+  /** On SIGTERM, how long the API lets requests in flight finish before it closes every connection (SSE clients resume elsewhere). */
+  API_DRAIN_S: z.coerce.number().min(0).max(300).default(10),
   /** Requests per minute each tenant may make to /agent and /admin, counted in Redis across API replicas; 0 turns the limit off. */
   RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(3000),
   EXECUTOR: z.enum(['none', 'local', 'k8s']).default('none'),
