@@ -26,10 +26,15 @@ export function scopeWorkspace(ws: Workspace, root: string): Workspace {
   const base = normalisePath(root, 'root');
   const within = (rel: string): string => `${base}/${rel}`;
   const strip = (key: string): string => key.slice(base.length + 1);
+  // Errors name files as the caller knows them; the root (tenant and all) is ours to keep.
+  const hideRoot = (err: unknown): never => {
+    if (err instanceof Error) err.message = err.message.split(`${base}/`).join('').split(base).join('/');
+    throw err;
+  };
 
   return {
     async write(path: string, body: Buffer | string, opts?: WriteOptions): Promise<{ size: number }> {
-      return ws.write(within(normalisePath(path)), body, opts);
+      return ws.write(within(normalisePath(path)), body, opts).catch(hideRoot);
     },
 
     async read(path: string, opts?: { signal?: AbortSignal }): Promise<Buffer> {
@@ -37,24 +42,25 @@ export function scopeWorkspace(ws: Workspace, root: string): Workspace {
       try {
         return await ws.read(within(rel), opts);
       } catch (err) {
-        // Name the file as the caller knows it; the root (tenant and all) is ours to keep.
         if (err instanceof NotFoundError) throw new NotFoundError('file', rel);
-        throw err;
+        return hideRoot(err);
       }
     },
 
     async stat(path: string): Promise<WorkspaceEntry | undefined> {
       const rel = normalisePath(path);
-      const entry = await ws.stat(within(rel));
+      const entry = await ws.stat(within(rel)).catch(hideRoot);
       return entry && { ...entry, path: rel };
     },
 
     async list(prefix: string, opts: ListOptions = {}): Promise<ListPage> {
       const rel = normaliseListPrefix(prefix);
-      const page = await ws.list(rel === '' ? base : within(rel), {
-        ...opts,
-        cursor: opts.cursor === undefined ? undefined : within(opts.cursor),
-      });
+      const page = await ws
+        .list(rel === '' ? base : within(rel), {
+          ...opts,
+          cursor: opts.cursor === undefined ? undefined : within(opts.cursor),
+        })
+        .catch(hideRoot);
       const entries = page.entries
         // The prefix already guarantees this; the filter keeps a driver bug from leaking keys.
         .filter((e) => e.path.startsWith(`${base}/`))
@@ -63,7 +69,7 @@ export function scopeWorkspace(ws: Workspace, root: string): Workspace {
     },
 
     async delete(path: string): Promise<boolean> {
-      return ws.delete(within(normalisePath(path)));
+      return ws.delete(within(normalisePath(path))).catch(hideRoot);
     },
 
     ping: () => ws.ping(),
