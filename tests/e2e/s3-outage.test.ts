@@ -32,7 +32,7 @@ describe('an S3 outage under a running stack', () => {
       driver: 's3',
       workers: 1,
       label: 's3-outage',
-      env: { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: 'outage', RETRY_BACKOFF_MS: '500' },
+      env: { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: 'outage', RETRY_BACKOFF_MS: '500', WORKER_ARCHIVE_RETRY_S: '0.5' },
     });
   });
   afterAll(async () => {
@@ -73,5 +73,37 @@ describe('an S3 outage under a running stack', () => {
     const files = (await stack.api('GET', `/agent/runs/${runId}/files`)).body.entries.map((e: { path: string }) => e.path);
     expect(files).toEqual(expect.arrayContaining(['.agent/run.json', '.agent/events.jsonl', 'out.txt']));
     expect((await stack.api('GET', '/readyz')).status).toBe(200);
+  });
+
+  it('ends a run whose archive cannot be written, and writes the archive once S3 is back', async () => {
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      steps: [
+        { id: 'note', tool: 'log', args: { message: 'no files touched' } },
+        { id: 'pause', tool: 'wait', args: { seconds: 1 }, needs: ['note'] },
+      ],
+    });
+    const runId: string = body.run_id;
+    await waitFor(async () => (await stack.api('GET', `/agent/runs/${runId}`)).body.steps[1].status === 'running', { label: 'the wait step to run' });
+    await stopS3();
+    // The run ends on time although its archive could not be written.
+    const run = await stack.waitForStatus(runId, ['succeeded', 'dead_lettered'], 20_000);
+    expect(run.status).toBe('succeeded');
+    expect((await stack.api('GET', `/agent/runs/${runId}/files/.agent/run.json`)).status).toBe(503);
+
+    await startS3();
+    let archived: { status: number; body: any } | undefined;
+    await waitFor(
+      async () => {
+        archived = await stack.api('GET', `/agent/runs/${runId}/files/.agent/run.json`);
+        return archived.status === 200;
+      },
+      { label: 'the pending archive to be written', timeoutMs: 15_000 },
+    );
+    const doc = typeof archived!.body === 'string' ? JSON.parse(archived!.body) : archived!.body;
+    expect(doc).toMatchObject({ id: runId, status: 'succeeded' });
+    const lines = String((await stack.api('GET', `/agent/runs/${runId}/files/.agent/events.jsonl`)).body).trim().split('\n');
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ type: 'end', status: 'succeeded' });
   });
 });

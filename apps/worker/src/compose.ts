@@ -23,7 +23,7 @@ export type WorkerConfig = Pick<
   | 'WORKER_STALLED_INTERVAL_MS'
   | 'WORKER_MAX_STALLED'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS'>> &
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S'>> &
   Partial<ModelConfig>;
 
 export interface WorkerRuntime extends AgentWorker {
@@ -111,6 +111,19 @@ export async function createWorkerRuntime(
     activeRuns: () => processor.activeCount(),
     logger: opts.logger,
   });
+  // Archives that failed when their runs ended (storage down) are written once it is back.
+  let sweeping = false;
+  const archiveSweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    finalizer
+      .retryArchives(20)
+      .then(({ archived }) => archived > 0 && opts.logger.info({ archived }, 'wrote run archives that were pending'))
+      .catch(() => undefined) // Redis down: the next sweep tries again
+      .finally(() => (sweeping = false));
+  }, (config.WORKER_ARCHIVE_RETRY_S ?? 15) * 1000);
+  archiveSweep.unref();
+
   return {
     ...agentWorker,
     registry,
@@ -125,6 +138,7 @@ export async function createWorkerRuntime(
       return checks;
     },
     async shutdown(graceMs) {
+      clearInterval(archiveSweep);
       await agentWorker.close(graceMs);
       await heartbeat.stop();
       await Promise.all([redis.quit(), bullConnection.quit()].map((p) => p.catch(() => undefined)));

@@ -55,6 +55,8 @@ const Env = z.object({
    * beats, and its /healthz fails when its own beats stop succeeding for that long.
    */
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
+  /** How often a worker writes run archives that failed while storage was down. */
+  WORKER_ARCHIVE_RETRY_S: z.coerce.number().min(0.1).default(15),
   /** Port of the worker's /metrics and /healthz. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Base of the exponential backoff between attempts of a failed run. */

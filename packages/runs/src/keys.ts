@@ -17,6 +17,8 @@ export function runKeys(prefix: string) {
     dlq: `${prefix}dlq`,
     /** Queued run ids, scored by when they were queued: gives the oldest waiting age cheaply. */
     queued: `${prefix}queued`,
+    /** Ended runs whose workspace archive could not be written yet (storage was down). */
+    archivePending: `${prefix}archive:pending`,
   };
 }
 export type RunKeys = ReturnType<typeof runKeys>;

@@ -14,6 +14,11 @@ export interface RunFinalizer {
   finalize(runId: string): Promise<boolean>;
   /** Gives every step that has not finished the status `skipped` or `cancelled`. */
   settleSteps(run: StoredRun, phase: 'skipped' | 'cancelled'): Promise<void>;
+  /**
+   * Writes the archives that could not be written when their runs ended (storage was down),
+   * up to `limit` of them. Stops at the first failure: the store is likely still down.
+   */
+  retryArchives(limit?: number): Promise<{ archived: number; pending: boolean }>;
 }
 
 export function createRunFinalizer(opts: {
@@ -47,6 +52,23 @@ export function createRunFinalizer(opts: {
 
   return {
     settleSteps,
+    async retryArchives(limit = 10) {
+      const ids = await store.takeArchivePending(limit);
+      let archived = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const run = await store.get(ids[i]!);
+        if (!run) continue;
+        try {
+          await archiveRun(run, events, opts.archiveTarget(run));
+          archived += 1;
+        } catch (err) {
+          await store.markArchivePending(ids.slice(i));
+          opts.onArchiveError?.(ids[i]!, err);
+          return { archived, pending: true };
+        }
+      }
+      return { archived, pending: ids.length === limit };
+    },
     async finalize(runId) {
       const run = await store.get(runId);
       if (!run || !isTerminal(run.status) || run.ended) return false;
@@ -60,6 +82,9 @@ export function createRunFinalizer(opts: {
       try {
         await archiveRun(settled, events, opts.archiveTarget(settled));
       } catch (err) {
+        // The run still ends now (clients are not kept waiting on storage); its archive is
+        // written later by retryArchives, and then also holds the `end` event.
+        await store.markArchivePending([runId]).catch(() => undefined);
         opts.onArchiveError?.(runId, err);
       }
       if (!(await store.end(runId))) return false;

@@ -79,6 +79,10 @@ export interface RunStore {
   dlq(q: { limit: number; offset?: number }): Promise<{ runId: string; at: number }[]>;
   dlqSize(): Promise<number>;
   oldestQueued(): Promise<{ runId: string; at: number } | undefined>;
+  /** Remembers runs whose archive is still to be written. */
+  markArchivePending(runIds: string[]): Promise<void>;
+  /** Takes (removes) up to `n` of them; a caller that fails marks them again. */
+  takeArchivePending(n: number): Promise<string[]>;
 }
 
 type Scripted = Redis & {
@@ -257,5 +261,11 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       const [runId, at] = await redis.zrange(k.queued, 0, 0, 'WITHSCORES');
       return runId ? { runId, at: Number(at) } : undefined;
     },
+
+    async markArchivePending(runIds) {
+      if (runIds.length > 0) await redis.sadd(k.archivePending, ...runIds);
+    },
+
+    takeArchivePending: (n) => redis.spop(k.archivePending, n),
   };
 }
