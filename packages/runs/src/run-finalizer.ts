@@ -57,7 +57,8 @@ export function createRunFinalizer(opts: {
       let archived = 0;
       for (let i = 0; i < ids.length; i++) {
         const run = await store.get(ids[i]!);
-        if (!run) continue;
+        // Gone, or retried since: its next end writes the archive.
+        if (!run || !run.ended) continue;
         try {
           await archiveRun(run, events, opts.archiveTarget(run));
           archived += 1;
