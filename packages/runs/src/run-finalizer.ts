@@ -80,15 +80,18 @@ export function createRunFinalizer(opts: {
       }
       // Archive before `end`, so a client that sees `end` finds the archive in place.
       // events.jsonl therefore holds every event but `end`; run.json has the final status.
+      let archived = true;
       try {
         await archiveRun(settled, events, opts.archiveTarget(settled));
       } catch (err) {
-        // The run still ends now (clients are not kept waiting on storage); its archive is
-        // written later by retryArchives, and then also holds the `end` event.
-        await store.markArchivePending([runId]).catch(() => undefined);
+        archived = false;
         opts.onArchiveError?.(runId, err);
       }
       if (!(await store.end(runId))) return false;
+      // The run ends now all the same (clients are not kept waiting on storage); its archive is
+      // written later by retryArchives, and then also holds `end`. Marked only once ended, so
+      // a sweep cannot take it first and skip it as not ended yet.
+      if (!archived) await store.markArchivePending([runId]).catch(() => undefined);
       opts.onEnded?.(settled);
       return true;
     },
