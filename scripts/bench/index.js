@@ -11,7 +11,7 @@
  *  b. create+start requests/s vs a bare Express handler doing one queue.add;
  *  c. p50/p99 from start to the first event on an already-open SSE stream.
  */
-const { mkdtempSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
@@ -58,7 +58,8 @@ async function main() {
     WORKER_CONCURRENCY: CONCURRENCY, WORKER_LOCK_MS: 8000, WORKER_STALLED_INTERVAL_MS: 5000, WORKER_MAX_STALLED: 2,
   };
   const logger = createLogger({ level: 'silent', name: 'bench' });
-  const workspace = createWorkspace({ driver: 'fs', dir: mkdtempSync(join(tmpdir(), 'ay-bench-')) });
+  const tmpDirs = [mkdtempSync(join(tmpdir(), 'ay-bench-')), mkdtempSync(join(tmpdir(), 'ay-bench-w-'))];
+  const workspace = createWorkspace({ driver: 'fs', dir: tmpDirs[0] });
   const deps = await createApiDeps(config, { logger, workspace, version: 'bench' });
   const api = await listen(buildApp(deps));
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
@@ -109,7 +110,7 @@ async function main() {
   {
     const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
       REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: config.QUEUE_NAME, WORKER_CONCURRENCY: String(CONCURRENCY),
-      WORKSPACE_DIR: mkdtempSync(join(tmpdir(), 'ay-bench-w-')), WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
+      WORKSPACE_DIR: tmpDirs[1], WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
     });
     const ends = await collectEnds(Redis, url, prefix);
     await pool(20, IN_FLIGHT, () => post(oneStep));
@@ -193,6 +194,7 @@ async function main() {
   await deps.close();
   await cleanupPrefix(Redis, url, prefix);
   await stopRedis(redisInfo);
+  for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   // Anything still open (BullMQ's duplicated blocking connections) must not keep the
   // process alive or retry against the Redis we just stopped.

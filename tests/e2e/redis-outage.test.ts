@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -64,6 +64,7 @@ describeWithRedis('a Redis outage under a running stack', () => {
     if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
     await stack.stop();
     if (server && server.exitCode === null) await stopRedis();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers 503 while Redis is gone, then finishes the run it was running, each finished step once, with a complete stream', async () => {

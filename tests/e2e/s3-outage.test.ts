@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/global-setup';
@@ -38,6 +38,7 @@ describe('an S3 outage under a running stack', () => {
   afterAll(async () => {
     await stack.stop();
     await stopS3();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('reports the workspace down, backs the run off with a retryable error, and finishes it once S3 is back', async () => {

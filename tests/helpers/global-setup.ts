@@ -12,11 +12,12 @@ import Redis from 'ioredis';
  * and an s3rver on a free port with one bucket.
  */
 export default async function globalSetup(): Promise<void> {
-  const g = globalThis as unknown as { __redis?: ChildProcess; __s3rver?: { close(): Promise<void> } };
+  const g = globalThis as unknown as { __redis?: ChildProcess; __s3rver?: { close(): Promise<void> }; __tmpDirs?: string[] };
   if (!process.env.TEST_REDIS_URL) {
     if (hasRedisServer()) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'ay-redis-'));
+      (g.__tmpDirs ??= []).push(dir);
       g.__redis = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
@@ -33,11 +34,13 @@ export default async function globalSetup(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const S3rver = require('s3rver');
     const port = await freePort();
+    const s3dir = mkdtempSync(join(tmpdir(), 'ay-s3rver-'));
+    (g.__tmpDirs ??= []).push(s3dir);
     const server = new S3rver({
       port,
       address: '127.0.0.1',
       silent: true,
-      directory: mkdtempSync(join(tmpdir(), 'ay-s3rver-')),
+      directory: s3dir,
       configureBuckets: [{ name: 'agentyard-test' }],
     });
     await server.run();

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,8 @@ export async function startStack(
       : { WORKSPACE_DRIVER: 'fs', WORKSPACE_DIR: mkdtempSync(join(tmpdir(), 'ay-ws-')) }),
     ...opts.env,
   };
+  // Only a directory made here is removed at stop.
+  const ownDir = driver === 'fs' && !opts.env?.WORKSPACE_DIR ? env.WORKSPACE_DIR : undefined;
   const config = loadConfig(env, { requireApiKeys: true });
   const workspace =
     driver === 's3'
@@ -153,6 +155,7 @@ export async function startStack(
       await deps.queue.queue.obliterate({ force: true }).catch(() => undefined);
       await deps.close();
       await redis.cleanup([`bull:${queueName}:*`]);
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };
   return stack;
