@@ -1,4 +1,5 @@
 import { openSse } from '../helpers/sse-client';
+import { waitFor } from '../helpers/wait-for';
 import { startStack, TOKENS, type Driver, type Stack } from '../helpers/stack';
 
 describe.each<Driver>(['fs', 's3'])('everyday flow over HTTP and SSE (%s workspace)', (driver) => {
@@ -59,14 +60,16 @@ describe.each<Driver>(['fs', 's3'])('everyday flow over HTTP and SSE (%s workspa
 
     const listing = (await stack.api('GET', `/agent/runs/${runId}/files`)).body;
     const paths = listing.entries.map((e: { path: string }) => e.path);
-    expect(paths).toEqual(expect.arrayContaining(['test.txt', '.agent/run.json', '.agent/events.jsonl']));
+    expect(paths).toEqual(expect.arrayContaining(['test.txt', `.agent/runs/${runId}/run.json`]));
 
-    const archived = await stack.api('GET', `/agent/runs/${runId}/files/.agent/run.json`);
+    const archived = await stack.api('GET', `/agent/runs/${runId}/files/.agent/runs/${runId}/run.json`);
     expect(archived.headers.get('content-type')).toMatch(/^application\/json/);
     expect(archived.body).toMatchObject({ id: runId, status: 'succeeded' });
-    // The archive is written just before `end`, so it holds every event but that one.
-    const lines = String((await stack.api('GET', `/agent/runs/${runId}/files/.agent/events.jsonl`)).body).trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l).seq)).toEqual(sse.events.slice(0, -1).map((e) => e.data.seq));
+    // The record and the events before `end` are written before it; `end` follows a moment later.
+    await waitFor(async () => (await stack.archivedEvents(runId)).at(-1)?.type === 'end', { label: 'the archive to hold end' });
+    const archivedEvents = await stack.archivedEvents(runId);
+    expect(archivedEvents.map((e) => e.id)).toEqual(sse.events.map((e) => e.id));
+    expect(archivedEvents.map((e) => e.seq)).toEqual(sse.events.map((e) => e.data.seq));
 
     const logs = (await stack.api('GET', `/agent/logs/${runId}`)).body;
     expect(logs.events.map((e: { id: string }) => e.id)).toEqual(sse.events.map((e) => e.id));

@@ -72,7 +72,7 @@ describe('an S3 outage under a running stack', () => {
     expect(run.steps.map((s: { id: string; attempts: number }) => `${s.id}:${s.attempts}`)[0]).toBe('note:1');
     expect((await stack.api('GET', `/agent/runs/${runId}/files/out.txt`)).body).toBe('stored after the outage');
     const files = (await stack.api('GET', `/agent/runs/${runId}/files`)).body.entries.map((e: { path: string }) => e.path);
-    expect(files).toEqual(expect.arrayContaining(['.agent/run.json', '.agent/events.jsonl', 'out.txt']));
+    expect(files).toEqual(expect.arrayContaining([`.agent/runs/${runId}/run.json`, 'out.txt']));
     expect((await stack.api('GET', '/readyz')).status).toBe(200);
   });
 
@@ -91,20 +91,22 @@ describe('an S3 outage under a running stack', () => {
     // The run ends on time although its archive could not be written.
     const run = await stack.waitForStatus(runId, ['succeeded', 'dead_lettered'], 20_000);
     expect(run.status).toBe('succeeded');
-    expect((await stack.api('GET', `/agent/runs/${runId}/files/.agent/run.json`)).status).toBe(503);
+    expect((await stack.api('GET', `/agent/runs/${runId}/files/.agent/runs/${runId}/run.json`)).status).toBe(503);
 
     await startS3();
     let archived: { status: number; body: any } | undefined;
     await waitFor(
       async () => {
-        archived = await stack.api('GET', `/agent/runs/${runId}/files/.agent/run.json`);
+        archived = await stack.api('GET', `/agent/runs/${runId}/files/.agent/runs/${runId}/run.json`);
         return archived.status === 200;
       },
       { label: 'the pending archive to be written', timeoutMs: 15_000 },
     );
     const doc = typeof archived!.body === 'string' ? JSON.parse(archived!.body) : archived!.body;
     expect(doc).toMatchObject({ id: runId, status: 'succeeded' });
-    const lines = String((await stack.api('GET', `/agent/runs/${runId}/files/.agent/events.jsonl`)).body).trim().split('\n');
-    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ type: 'end', status: 'succeeded' });
+    await waitFor(async () => (await stack.archivedEvents(runId)).at(-1)?.type === 'end', { label: 'the archive to hold end' });
+    const events = await stack.archivedEvents(runId);
+    expect(events.at(-1)).toMatchObject({ type: 'end', status: 'succeeded' });
+    expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
   });
 });

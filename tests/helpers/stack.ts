@@ -31,6 +31,8 @@ export interface Stack {
   /** POST /agent/execute as acme (or `token`). */
   execute(body: unknown, token?: string, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   waitForStatus(runId: string, statuses: string[], timeoutMs?: number, token?: string): Promise<any>;
+  /** The run's archived events, read through the files API as a client would (every segment, in order). */
+  archivedEvents(runId: string, token?: string): Promise<any[]>;
   stop(): Promise<void>;
 }
 
@@ -147,6 +149,19 @@ export async function startStack(
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error(`run ${runId} never reached ${statuses.join('|')}; last status ${last?.status}: ${JSON.stringify(last?.error)}`);
+    },
+    async archivedEvents(runId, token) {
+      const auth = token ? { token } : {};
+      const dir = `.agent/runs/${runId}/events`;
+      const listing = await api('GET', `/agent/runs/${runId}/files?prefix=${encodeURIComponent(dir)}`, undefined, auth);
+      if (listing.status !== 200) throw new Error(`listing ${dir}: ${listing.status} ${JSON.stringify(listing.body)}`);
+      const out: any[] = [];
+      for (const { path } of listing.body.entries as { path: string }[]) {
+        const file = await api('GET', `/agent/runs/${runId}/files/${path}`, undefined, auth);
+        if (file.status !== 200) throw new Error(`reading ${path}: ${file.status}`);
+        for (const line of String(file.body).split('\n')) if (line) out.push(JSON.parse(line));
+      }
+      return out;
     },
     async stop() {
       await Promise.all(workers.map((w) => w.shutdown(0)));

@@ -1,10 +1,10 @@
 import Redis from 'ioredis';
 import { createDefaultToolRegistry } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
-import { createEventFanout, createEventLog } from '@agentyard/events';
+import { createEventFanout } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
 import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
-import { createRunFinalizer, createRunStore, createTokenBudget } from '@agentyard/runs';
+import { createRunEngine, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
@@ -14,7 +14,7 @@ export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN'>>;
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -33,14 +33,14 @@ export async function createApiDeps(
     c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   }
   const registry = opts.registry ?? createRegistry();
-  const events = createEventLog({ redis, prefix: config.KEY_PREFIX, maxLen: config.EVENTS_MAX_LEN });
-  const store = createRunStore({ redis, prefix: config.KEY_PREFIX, eventsMaxLen: config.EVENTS_MAX_LEN });
   const queue = createRunQueue({ connection: queueConnection, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS });
   const fanout = createEventFanout({ subscriber, prefix: config.KEY_PREFIX });
   const metrics = createApiMetrics(registry);
-  const finalizer = createRunFinalizer({
-    store,
-    events,
+  const { store, events, finalizer } = createRunEngine({
+    redis,
+    prefix: config.KEY_PREFIX,
+    eventsMaxLen: config.EVENTS_MAX_LEN,
+    retentionS: config.RUN_RETENTION_S ?? 7 * 24 * 3600,
     archiveTarget: (run) => scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id)),
     onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
     onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
@@ -87,6 +87,10 @@ export async function createApiDeps(
     bodyLimit: config.API_BODY_LIMIT,
     heartbeatMs: config.SSE_HEARTBEAT_S * 1000,
     modelConfigured: config.LLM_BASE_URL !== undefined,
+    queueLimits: (tenant) => ({
+      maxWaiting: config.QUEUE_MAX_WAITING ?? 0,
+      maxTenantQueued: finiteOrZero((opts.policies ?? defaultPolicies).get(tenant).max_queued_runs),
+    }),
     budget: {
       tokens: createTokenBudget({ redis, prefix: config.KEY_PREFIX }),
       dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
@@ -101,6 +105,7 @@ export async function createApiDeps(
 }
 
 const defaultPolicies = tenantPolicies({});
+const finiteOrZero = (n: number) => (Number.isFinite(n) ? n : 0);
 
 function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit'> {
   const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });

@@ -5,7 +5,7 @@ import type { ToolRegistry } from '@agentyard/agent';
 import type { EventFanout, EventLog } from '@agentyard/events';
 import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
 import type { RunQueue, WorkerRegistry } from '@agentyard/queue';
-import type { RunFinalizer, RunStore, TokenBudget } from '@agentyard/runs';
+import type { QueueLimits, RunFinalizer, RunStore, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 
 /** Everything the API needs, built by main.ts (or a test) and passed in. */
@@ -32,6 +32,8 @@ export interface ApiDeps {
   heartbeatMs?: number;
   /** Whether a model endpoint is configured (prompt-only runs need one). */
   modelConfigured?: boolean;
+  /** Backpressure for a tenant's create with start and start: QUEUE_MAX_WAITING and max_queued_runs. */
+  queueLimits?(tenant: string): QueueLimits;
   /** Tenant daily token budgets: a tenant with none left gets 429 at create. */
   budget?: { tokens: TokenBudget; dailyLimit(tenant: string): number };
   /** Per-tenant request limit, run after auth; none when the limit is off. */

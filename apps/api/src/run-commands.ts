@@ -14,10 +14,10 @@ import {
   type ErrorDetail,
   type RunStatus,
 } from '@agentyard/core';
-import { fingerprint, type StoredRun, type TransitionName } from '@agentyard/runs';
+import { fingerprint, type Outcome, type StoredRun } from '@agentyard/runs';
 import type { ApiDeps } from './deps';
 
-type Deps = Pick<ApiDeps, 'store' | 'queue' | 'tools' | 'finalizer' | 'modelConfigured' | 'logger' | 'budget'>;
+type Deps = Pick<ApiDeps, 'store' | 'queue' | 'tools' | 'finalizer' | 'modelConfigured' | 'logger' | 'budget' | 'queueLimits'>;
 
 export interface CommandResult {
   run: StoredRun;
@@ -34,29 +34,30 @@ export function createRunCommands(deps: Deps) {
 
   const reload = async (runId: string) => (await store.get(runId))!;
 
-  /** Adds the job of a run already marked queued at generation `gen`. */
+  const limits = (tenant: string) => deps.queueLimits?.(tenant) ?? { maxWaiting: 0, maxTenantQueued: 0 };
+
+  /**
+   * Adds the job of a run the store already marked queued at generation `gen`. The two writes
+   * are not atomic: if this one fails, or the process dies first, the run stays queued
+   * without a job, and the workers' reconciler adds it within RECONCILE_S.
+   */
   const addJob = async (run: StoredRun, gen: number): Promise<void> => {
     try {
       await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen, options: run.doc.options });
     } catch (err) {
-      // The run says queued but no job exists; put it somewhere a client can retry from.
-      await store
-        .transition(run.doc.id, 'deadLetter', {
-          error: { code: 'enqueue_failed', message: 'the queue did not accept the run; retry it', retryable: true },
-        })
-        .catch(() => undefined);
-      throw new UnavailableError('the queue is unavailable; the run was not queued', err);
+      deps.logger.warn({ runId: run.doc.id, err: (err as Error).message }, 'job not added; the reconciler will add it');
+      throw new UnavailableError('the run is queued but its job could not be added yet; it starts within a few seconds once Redis answers', err);
     }
   };
 
-  const enqueue = async (run: StoredRun, name: TransitionName, extra: { del?: string[] } = {}): Promise<StoredRun> => {
-    const t = await store.transition(run.doc.id, name, { bumpGen: true, ...extra });
-    if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, name);
-    await addJob(run, t.gen);
-    // What the transition just wrote, without reading the run back.
-    const queued: StoredRun = { ...run, ended: false, status: 'queued', gen: t.gen, queued_at: t.at };
-    if (extra.del) for (const f of extra.del) delete (queued as unknown as Record<string, unknown>)[f];
-    return queued;
+  /** What a re-queueing operation just wrote, without reading the run back. */
+  const requeued = (run: StoredRun, t: Outcome<{ gen: number }>, action: string): StoredRun => {
+    if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, action);
+    const next: StoredRun = { ...run, ended: false, status: 'queued', gen: t.gen, queued_at: t.at };
+    delete next.error;
+    delete next.finished_at;
+    delete next.result;
+    return next;
   };
 
   const start = async (run: StoredRun): Promise<CommandResult> => {
@@ -66,7 +67,9 @@ export function createRunCommands(deps: Deps) {
       }
       return { run, changed: false };
     }
-    return { run: await enqueue(run, 'start'), changed: true };
+    const { gen, at } = await store.start(run.doc.id, limits(run.doc.tenant));
+    await addJob(run, gen);
+    return { run: { ...run, status: 'queued', gen, queued_at: at }, changed: true };
   };
 
   return {
@@ -112,8 +115,9 @@ export function createRunCommands(deps: Deps) {
         },
         {
           ...(idempotencyKey ? { idempotency: { key: idempotencyKey, fingerprint: fingerprint(req) } } : {}),
-          // Created and queued in one script; only the job is left to add.
+          // Created and queued in one script, within the queue limits; only the job is left to add.
           start: req.start === true,
+          limits: limits(tenant),
         },
       );
       if (!created) return { run, changed: false };
@@ -128,10 +132,7 @@ export function createRunCommands(deps: Deps) {
     async cancel(tenant: string, req: CancelRunRequest): Promise<CommandResult> {
       const run = await store.getForTenant(tenant, req.run_id);
       if (run.status === 'cancelled') return { run, changed: false };
-      const t = await store.transition(run.doc.id, 'cancel', {
-        set: req.reason ? { cancel_reason: req.reason } : {},
-        error: { code: 'cancelled', message: req.reason ?? 'cancelled by the client', retryable: false },
-      });
+      const t = await store.cancel(run.doc.id, { code: 'cancelled', message: req.reason ?? 'cancelled by the client', retryable: false }, req.reason);
       if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, 'cancel');
       if (t.previous !== 'running') {
         // Nobody executes it: drop its job and finish it here. A running run is stopped
@@ -145,7 +146,9 @@ export function createRunCommands(deps: Deps) {
     async retry(tenant: string, runId: string): Promise<CommandResult> {
       const run = await store.getForTenant(tenant, runId);
       if (run.status === 'failed') await queue.remove(run.doc.id, run.gen);
-      return { run: await enqueue(run, 'retry', { del: ['ended', 'error', 'finished_at', 'result'] }), changed: true };
+      const next = requeued(run, await store.retry(run.doc.id, 'retry'), 'retry');
+      await addJob(next, next.gen);
+      return { run: next, changed: true };
     },
 
     /** A person's decision on the step a run waits for; the run goes back to the queue. */
@@ -162,11 +165,7 @@ export function createRunCommands(deps: Deps) {
         decision: decision.decision,
         ...(req.comment ? { comment: req.comment } : {}),
       });
-      try {
-        await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen, options: run.doc.options });
-      } catch (err) {
-        throw new UnavailableError('the decision is recorded but the queue is unavailable; retry the run', err);
-      }
+      await addJob(run, gen);
       return { run: await reload(run.doc.id), changed: true };
     },
 
@@ -177,7 +176,9 @@ export function createRunCommands(deps: Deps) {
         if (!run) throw new NotFoundError("run", runId);
         throw new InvalidStateError(`run ${runId} is ${run.status}, not dead_lettered`);
       }
-      return { run: await enqueue(run, 'retry', { del: ['ended', 'error', 'finished_at', 'result'] }), changed: true };
+      const next = requeued(run, await store.retry(run.doc.id, 'replay'), 'replay');
+      await addJob(next, next.gen);
+      return { run: next, changed: true };
     },
   };
 }

@@ -1,14 +1,15 @@
 import Redis from 'ioredis';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
-import { createEventLog } from '@agentyard/events';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createRunFinalizer, createRunStore, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { createReconciler, createRunEngine, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createWorkerRegistry } from '@agentyard/queue';
+import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
 import { createRunProcessor } from './run-processor';
 
@@ -23,11 +24,12 @@ export type WorkerConfig = Pick<
   | 'WORKER_STALLED_INTERVAL_MS'
   | 'WORKER_MAX_STALLED'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S'>> &
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
   Partial<ModelConfig>;
 
 export interface WorkerRuntime extends AgentWorker {
   registry: Registry;
+  reconciler: Reconciler;
   heartbeat: Heartbeat;
   ready(): Promise<Record<string, string>>;
   /** Shown on /readyz without affecting readiness: model endpoint breaker states. */
@@ -48,10 +50,17 @@ export async function createWorkerRuntime(
   for (const c of [redis, bullConnection]) c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   const registry = opts.registry ?? createRegistry();
   const metrics = createWorkerMetrics(registry);
-  const events = createEventLog({ redis, prefix: config.KEY_PREFIX, maxLen: config.EVENTS_MAX_LEN });
-  const store = createRunStore({ redis, prefix: config.KEY_PREFIX, eventsMaxLen: config.EVENTS_MAX_LEN });
   const workspaceFor = (run: { doc: { tenant: string; workspace_id: string } }) =>
     scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id));
+  const { store, events, archive, finalizer } = createRunEngine({
+    redis,
+    prefix: config.KEY_PREFIX,
+    eventsMaxLen: config.EVENTS_MAX_LEN,
+    retentionS: config.RUN_RETENTION_S ?? 7 * 24 * 3600,
+    archiveTarget: workspaceFor,
+    onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
+    onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
+  });
   const model = createModelDeps(
     {
       LLM_TIMEOUT_S: 120,
@@ -76,16 +85,11 @@ export async function createWorkerRuntime(
       metrics.toolCalls.inc({ tool: name, outcome, error_class: errorClass });
     },
   });
-  const finalizer = createRunFinalizer({
-    store,
-    events,
-    archiveTarget: workspaceFor,
-    onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
-    onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
-  });
   const processor = createRunProcessor({
     store,
     events,
+    archive,
+    archiveTarget: workspaceFor,
     supervisor,
     finalizer,
     logger: opts.logger,
@@ -111,6 +115,28 @@ export async function createWorkerRuntime(
     activeRuns: () => processor.activeCount(),
     logger: opts.logger,
   });
+  metrics.concurrency.set(config.WORKER_CONCURRENCY);
+  // Only to add the jobs the reconciler repairs; the worker's own BullMQ connection serves jobs.
+  const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  const reconciler = createReconciler({
+    redis,
+    prefix: config.KEY_PREFIX,
+    store,
+    jobs: { state: repairQueue.jobState, add: repairQueue.enqueue },
+    ownerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    intervalMs: (config.RECONCILE_S ?? 10) * 1000,
+    lockMs: config.WORKER_LOCK_MS,
+    onRepair: (kind, runId, detail) => {
+      metrics.reconciled.inc({ kind });
+      opts.logger.warn({ runId, kind }, `reconciler: ${detail}`);
+    },
+    onExpired: (n) => {
+      metrics.expired.inc(n);
+      opts.logger.info({ expired: n }, 'runs past RUN_RETENTION_S expired from Redis; their archives answer for them');
+    },
+    onError: (err) => opts.logger.warn({ err: (err as Error).message }, 'reconciler pass failed; the next one retries'),
+  });
+  reconciler.start();
   // Archives that failed when their runs ended (storage down) are written once it is back.
   let sweeping = false;
   const archiveSweep = setInterval(() => {
@@ -137,8 +163,11 @@ export async function createWorkerRuntime(
       ]);
       return checks;
     },
+    reconciler,
     async shutdown(graceMs) {
       clearInterval(archiveSweep);
+      await reconciler.stop();
+      await repairQueue.close().catch(() => undefined);
       await agentWorker.close(graceMs);
       await heartbeat.stop();
       await Promise.all([redis.quit(), bullConnection.quit()].map((p) => p.catch(() => undefined)));

@@ -1,22 +1,28 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import {
-  CancelledError,
-  RunTimeoutError,
-  isTerminal,
-  toErrorData,
-  type ErrorData,
-} from '@agentyard/core';
+import { CancelledError, RunTimeoutError, isTerminal, toErrorData, type ErrorData } from '@agentyard/core';
 import { AwaitingApprovalError, DeferredError, ShutdownError, StaleRunError, type Supervisor } from '@agentyard/agent';
 import type { EventLog } from '@agentyard/events';
 import type { Logger, WorkerMetrics } from '@agentyard/observability';
 import { RunJobData } from '@agentyard/queue';
-import type { RunFinalizer, RunStore, TenantSlots } from '@agentyard/runs';
+import {
+  decideAttempt,
+  type ArchiveTarget,
+  type AttemptEnd,
+  type EventArchive,
+  type RunFinalizer,
+  type RunStore,
+  type StoredRun,
+  type TenantSlots,
+} from '@agentyard/runs';
 
 export interface RunProcessorDeps {
   store: RunStore;
   events: EventLog;
   supervisor: Supervisor;
   finalizer: RunFinalizer;
+  /** Moves a running run's older events into its archive as they pile up. */
+  archive: EventArchive;
+  archiveTarget(run: StoredRun): ArchiveTarget;
   logger: Logger;
   metrics: WorkerMetrics;
   /** How often a running run checks whether it was cancelled. @default 500 */
@@ -26,11 +32,22 @@ export interface RunProcessorDeps {
   now?: () => number;
 }
 
+/** What the supervisor's rejection means for the run, before any decision is taken. */
+function attemptEnd(reason: unknown): AttemptEnd {
+  if (reason instanceof StaleRunError) return { type: 'stale' };
+  if (reason instanceof CancelledError) return { type: 'cancelled' };
+  if (reason instanceof AwaitingApprovalError) return { type: 'approval', request: reason.request };
+  if (reason instanceof ShutdownError) return { type: 'shutdown' };
+  if (reason instanceof DeferredError) return { type: 'deferred', delayMs: reason.delayMs, message: reason.message };
+  return { type: 'error', error: toErrorData(reason) };
+}
+
 /**
  * Turns one BullMQ job into one attempt of a run. The only place where our errors become
- * BullMQ outcomes: a retryable error is rethrown (BullMQ backs off and retries), a
- * permanent one or the last attempt dead-letters the run and throws UnrecoverableError,
- * a drain hands the job back with DelayedError so no attempt is spent.
+ * BullMQ outcomes: the run engine's decision (decideAttempt) is carried out by one run-store
+ * operation, then a retry is rethrown (BullMQ backs off and retries), a dead letter throws
+ * UnrecoverableError, a hand-back moves the job to delayed with DelayedError so BullMQ
+ * counts no attempt.
  */
 export function createRunProcessor(deps: RunProcessorDeps) {
   const { store, supervisor, finalizer, logger, metrics } = deps;
@@ -38,7 +55,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
   const active = new Map<string, AbortController>();
 
   const deadLetter = async (runId: string, error: ErrorData, gen?: number) => {
-    const t = await store.transition(runId, 'deadLetter', { error, ...(gen === undefined ? {} : { expectGen: gen }) });
+    const t = await store.deadLetter(runId, error, gen);
     await finalizer.finalize(runId);
     return t.ok;
   };
@@ -51,13 +68,14 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const run = await store.get(runId);
     if (!run) return { skipped: 'run no longer exists' };
     if (run.gen !== gen) return { skipped: 'stale job of an older enqueue' };
-    if (run.status === 'cancelled' || isTerminal(run.status)) {
+    if (isTerminal(run.status)) {
       await finalizer.finalize(runId);
       return { skipped: `run is ${run.status}` };
     }
     const tenant = run.doc.tenant;
     const slots = deps.slots && Number.isFinite(deps.slots.limit(tenant)) ? deps.slots : undefined;
     if (slots && !(await slots.slots.acquire(tenant, runId, slots.limit(tenant)))) {
+      // Not picked up, so not an attempt: the run stays queued and its job waits, delayed.
       if (await slots.slots.noteWaiting(runId)) {
         const limit = slots.limit(tenant);
         await deps.events.append(runId, 'log', { level: 'info', message: `waiting: tenant ${tenant} runs at most ${limit} run(s) at once` });
@@ -66,14 +84,15 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       throw new DelayedError();
     }
     const release = () => slots?.slots.release(tenant, runId).catch(() => undefined);
-    const picked = await store.transition(runId, 'pickup', { bumpAttempts: true, expectGen: gen, del: ['error'] });
+    const picked = await store.pickup(runId, gen);
     if (!picked.ok) {
       await release();
       return { skipped: `run is ${picked.current ?? 'gone'}` };
     }
 
     if (picked.previous === 'queued' && run.queued_at) metrics.queueWait.observe(Math.max(0, now() - Date.parse(run.queued_at)) / 1000);
-    const fresh = { ...run, status: 'running' as const, attempts: picked.attempts, started_at: run.started_at ?? picked.at };
+    const fresh: StoredRun = { ...run, status: 'running', attempts: picked.attempts, started_at: run.started_at ?? picked.at };
+    const target = deps.archiveTarget(fresh);
     const controller = new AbortController();
     active.set(runId, controller);
     metrics.activeRuns.inc();
@@ -81,8 +100,12 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const remainingMs = startedMs + fresh.doc.options.timeout_s * 1000 - now();
     const deadline = setTimeout(() => controller.abort(new RunTimeoutError(fresh.doc.options.timeout_s)), Math.max(0, remainingMs));
     let ticks = 0;
+    let flushing: Promise<unknown> | undefined;
     const poll = setInterval(() => {
-      if (slots && ++ticks % 10 === 0) slots.slots.renew(tenant, runId).catch(() => undefined);
+      ticks += 1;
+      if (slots && ticks % 10 === 0) slots.slots.renew(tenant, runId).catch(() => undefined);
+      // A chatty run's older events move to its archive, so Redis holds about EVENTS_MAX_LEN.
+      flushing ??= deps.archive.flush(runId, target).catch(() => undefined).finally(() => (flushing = undefined));
       store.status(runId).then(
         (s) => {
           if (s === 'cancelled' && !controller.signal.aborted) controller.abort(new CancelledError());
@@ -93,68 +116,63 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const timer = metrics.runDuration.startTimer();
     log.info({ attempt: picked.attempts, resumed: picked.previous !== 'queued' }, 'run started');
 
+    let end: AttemptEnd;
+    let reason: unknown;
     try {
-      const { result } = await supervisor.execute(fresh, { signal: controller.signal, gen });
-      const done = await store.transition(runId, 'succeed', { result, expectGen: gen });
-      timer({ outcome: 'succeeded' });
-      await finalizer.finalize(runId);
-      log.info({ status: done.ok ? 'succeeded' : done.current }, 'run finished');
-      return { status: done.ok ? 'succeeded' : done.current };
+      end = { type: 'completed', result: (await supervisor.execute(fresh, { signal: controller.signal, gen })).result };
     } catch (err) {
-      const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
-      if (err instanceof StaleRunError) {
+      reason = controller.signal.aborted && !(err instanceof StaleRunError) ? controller.signal.reason : err;
+      end = attemptEnd(reason);
+    } finally {
+      clearTimeout(deadline);
+      clearInterval(poll);
+      await flushing;
+      await release();
+      active.delete(runId);
+      metrics.activeRuns.dec();
+    }
+
+    const maxAttempts = job.opts.attempts ?? 1;
+    const decision = decideAttempt(end, { attemptsMade: job.attemptsMade, maxAttempts });
+    switch (decision.kind) {
+      case 'succeed': {
+        const done = await store.succeed(runId, gen, decision.result);
+        timer({ outcome: 'succeeded' });
+        await finalizer.finalize(runId);
+        log.info({ status: done.ok ? 'succeeded' : done.current }, 'run finished');
+        return { status: done.ok ? 'succeeded' : done.current };
+      }
+      case 'ignore':
         timer({ outcome: 'stale' });
         return { skipped: 'run was re-enqueued while this attempt ran' };
-      }
-      if (reason instanceof CancelledError) {
+      case 'finalize':
         timer({ outcome: 'cancelled' });
         await finalizer.finalize(runId);
         log.info('run cancelled');
         return { status: 'cancelled' };
-      }
-      if (reason instanceof AwaitingApprovalError) {
+      case 'await_approval':
         timer({ outcome: 'awaiting_approval' });
-        await store.transition(runId, 'awaitApproval', { expectGen: gen });
-        log.info({ stepId: reason.stepId }, 'run awaits approval; its worker slot is free');
-        return { status: 'awaiting_approval', step_id: reason.stepId };
-      }
-      if (reason instanceof DeferredError) {
-        timer({ outcome: 'deferred' });
-        await store.transition(runId, 'requeue', { expectGen: gen });
-        await deps.events.append(runId, 'log', { level: 'warn', message: reason.message });
-        await job.moveToDelayed(now() + reason.delayMs, token);
-        log.warn({ delayMs: reason.delayMs }, reason.message);
+        await store.awaitApproval(runId, gen, { ...decision.request, phase: 'requested' });
+        log.info({ stepId: decision.request.step_id }, 'run awaits approval; its worker slot is free');
+        return { status: 'awaiting_approval', step_id: decision.request.step_id };
+      case 'hand_back':
+        timer({ outcome: end.type === 'shutdown' ? 'handed_back' : 'deferred' });
+        await store.handBack(runId, gen, { level: decision.level, message: decision.message });
+        await job.moveToDelayed(now() + decision.delayMs, token);
+        log.warn({ delayMs: decision.delayMs }, decision.message);
         throw new DelayedError();
-      }
-      if (reason instanceof ShutdownError) {
-        timer({ outcome: 'handed_back' });
-        await store.transition(runId, 'requeue', { expectGen: gen });
-        await deps.events.append(runId, 'log', { level: 'warn', message: 'worker shutting down; run handed back to the queue' });
-        await job.moveToDelayed(now(), token);
-        log.warn('run handed back to the queue on shutdown');
-        throw new DelayedError();
-      }
-      const error = toErrorData(reason);
-      const attemptsAllowed = job.opts.attempts ?? 1;
-      const last = job.attemptsMade + 1 >= attemptsAllowed;
-      if (error.retryable && !last) {
+      case 'retry':
         timer({ outcome: 'retry' });
         metrics.retries.inc();
-        await store.transition(runId, 'fail', { error, expectGen: gen });
-        log.warn({ error, attempt: job.attemptsMade + 1, of: attemptsAllowed }, 'run attempt failed; will retry');
-        throw reason instanceof Error ? reason : new Error(error.message);
-      }
-      timer({ outcome: 'dead_lettered' });
-      const why = error.retryable ? { ...error, message: `${error.message} (after ${attemptsAllowed} attempts)` } : error;
-      await deadLetter(runId, why, gen);
-      log.warn({ error: why }, 'run dead-lettered');
-      throw new UnrecoverableError(why.message);
-    } finally {
-      clearTimeout(deadline);
-      clearInterval(poll);
-      await release();
-      active.delete(runId);
-      metrics.activeRuns.dec();
+        await store.fail(runId, gen, decision.error);
+        log.warn({ error: decision.error, attempt: job.attemptsMade + 1, of: maxAttempts }, 'run attempt failed; will retry');
+        // The original error goes to BullMQ: its backoff honours a Retry-After it carries.
+        throw reason instanceof Error ? reason : new Error(decision.error.message);
+      case 'dead_letter':
+        timer({ outcome: 'dead_lettered' });
+        await deadLetter(runId, decision.error, gen);
+        log.warn({ error: decision.error }, 'run dead-lettered');
+        throw new UnrecoverableError(decision.error.message);
     }
   }
 

@@ -21,10 +21,16 @@ export class SiblingFailedError extends AgentyardError {
   }
 }
 
-/** A step needs a person's decision: the run parks in awaiting_approval, freeing its worker. */
+/**
+ * A step needs a person's decision: the run parks in awaiting_approval, freeing its worker.
+ * The `approval` request event is emitted by the run engine together with the status change,
+ * so whoever sees it can decide at once.
+ */
 export class AwaitingApprovalError extends AgentyardError {
-  constructor(readonly stepId: string) {
-    super('awaiting_approval', `step ${stepId} is waiting for approval`, { retryable: false });
+  readonly stepId: string;
+  constructor(readonly request: { step_id: string; tool: string; args: unknown }) {
+    super('awaiting_approval', `step ${request.step_id} is waiting for approval`, { retryable: false });
+    this.stepId = request.step_id;
   }
 }
 

@@ -49,7 +49,6 @@ export async function runStaticPlan(opts: {
       parked = step;
       const attempts = current?.attempts ?? 0;
       await runner.record(step, { status: 'awaiting_approval', attempts }, { phase: 'awaiting_approval', attempt: attempts });
-      await events.append(runId, 'approval', { step_id: step.id, tool: step.tool, args: step.args, phase: 'requested' });
       return false;
     }
     if (verdict === 'rejected') {
@@ -90,7 +89,7 @@ export async function runStaticPlan(opts: {
   if (opts.signal.aborted) throw opts.signal.reason;
   const first = failures.find((f) => !(f instanceof SiblingFailedError)) ?? failures[0];
   if (first !== undefined) throw first;
-  if (parked) throw new AwaitingApprovalError(parked.id);
+  if (parked) throw new AwaitingApprovalError({ step_id: parked.id, tool: parked.tool, args: parked.args });
   if (!planner.next(statusOf).done) throw new ToolError('plan_stuck', 'no step can start and the plan is not done', false);
   return { result: planner.result((id) => runner.state.get(id)?.output) };
 }

@@ -61,8 +61,24 @@ const Env = z.object({
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Base of the exponential backoff between attempts of a failed run. */
   RETRY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
-  /** Events retained per run in Redis; older ones remain in `.agent/events.jsonl`. */
+  /**
+   * Events a run keeps in Redis. Older ones move to its archive (`.agent/runs/<id>/events/`)
+   * as the run goes, so history is complete while Redis stays bounded; ten times this is a
+   * hard cap that only bites when storage is down for long.
+   */
   EVENTS_MAX_LEN: z.coerce.number().int().min(10).default(10000),
+  /**
+   * How long Redis keeps a run after it ended and its archive is complete; then the API
+   * answers for it from the archive. 0 keeps runs in Redis forever.
+   */
+  RUN_RETENTION_S: z.coerce.number().min(0).default(7 * 24 * 3600),
+  /**
+   * How often one worker (holding a Redis lease) repairs split writes: queued runs without a
+   * job, running runs whose worker and job are gone; and expires runs past their retention.
+   */
+  RECONCILE_S: z.coerce.number().min(0.2).max(3600).default(10),
+  /** Queued runs the whole deployment may hold; a create with start or a start beyond it is 429 queue_full. 0 = no limit. */
+  QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(0),
   /** Body size limit of the API. Prompts have their own limit of 200,000 characters. */
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('4mb'),
   SSE_HEARTBEAT_S: z.coerce.number().min(0.05).default(15),

@@ -8,6 +8,8 @@ const Policy = z.strictObject({
   daily_tokens: z.int().min(0).optional(),
   /** Runs of the tenant executing at once; more wait in the queue without a worker slot. */
   max_concurrent_runs: z.int().min(1).optional(),
+  /** Queued runs the tenant may hold; a create with start or a start beyond it is 429 queue_full. */
+  max_queued_runs: z.int().min(1).optional(),
 });
 
 const TenantsFile = z.strictObject({
@@ -18,6 +20,8 @@ const TenantsFile = z.strictObject({
 export interface TenantPolicy {
   daily_tokens: number;
   max_concurrent_runs: number;
+  /** Infinity: no limit. */
+  max_queued_runs: number;
 }
 
 export interface TenantPolicies {
@@ -25,7 +29,11 @@ export interface TenantPolicies {
 }
 
 /** Without a tenants file every tenant gets these: unlimited (Infinity skips the check). */
-export const DEFAULT_TENANT_POLICY: TenantPolicy = { daily_tokens: 1_000_000_000, max_concurrent_runs: Number.POSITIVE_INFINITY };
+export const DEFAULT_TENANT_POLICY: TenantPolicy = {
+  daily_tokens: 1_000_000_000,
+  max_concurrent_runs: Number.POSITIVE_INFINITY,
+  max_queued_runs: Number.POSITIVE_INFINITY,
+};
 
 export function tenantPolicies(raw: unknown = {}, source = 'TENANTS_FILE'): TenantPolicies {
   const r = TenantsFile.safeParse(raw ?? {});
@@ -39,7 +47,7 @@ export function tenantPolicies(raw: unknown = {}, source = 'TENANTS_FILE'): Tena
 
 /**
  * Reads per-tenant budgets from a YAML or JSON file:
- *   defaults: { daily_tokens: 2000000, max_concurrent_runs: 10 }
+ *   defaults: { daily_tokens: 2000000, max_concurrent_runs: 10, max_queued_runs: 1000 }
  *   tenants:  { acme: { daily_tokens: 50000, max_concurrent_runs: 2 } }
  * Absent tenants get `defaults`; absent fields get the built-in defaults.
  */

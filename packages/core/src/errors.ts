@@ -103,6 +103,16 @@ export class RateLimitedError extends AgentyardError {
   }
 }
 
+/**
+ * Backpressure: the queue (QUEUE_MAX_WAITING) or the tenant (max_queued_runs) holds as many
+ * queued runs as allowed. Nothing was created or queued; try again after `retryAfterS`.
+ */
+export class QueueFullError extends AgentyardError {
+  constructor(message: string, retryAfterS: number) {
+    super('queue_full', message, { status: 429, retryable: true, retryAfterS });
+  }
+}
+
 /** A run or tenant budget (tokens, steps) is used up; retrying now cannot help. */
 export class BudgetExceededError extends AgentyardError {
   constructor(message: string, retryAfterS?: number) {

@@ -104,6 +104,23 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Runs this worker is executing',
       registers: [registry],
     }),
+    /** With active runs: the saturation alert compares the two, summed over workers. */
+    concurrency: new Gauge({
+      name: 'agentyard_worker_concurrency',
+      help: 'Runs this worker may execute at once (WORKER_CONCURRENCY)',
+      registers: [registry],
+    }),
+    reconciled: new Counter({
+      name: 'agentyard_reconciled_total',
+      help: 'Repairs by the reconciler: queued runs given their missing job, zombie runs re-queued, dead jobs dead-lettered',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    expired: new Counter({
+      name: 'agentyard_runs_expired_total',
+      help: 'Ended runs forgotten by Redis after RUN_RETENTION_S (their archive answers for them)',
+      registers: [registry],
+    }),
   };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -23,6 +23,8 @@ export interface RunQueue {
   /** Moves a delayed job (a run in backoff) to the front of the line. */
   promote(runId: string, gen: number): Promise<boolean>;
   counts(): Promise<QueueCounts>;
+  /** The job of a run generation as the reconciler sees it. */
+  jobState(runId: string, gen: number): Promise<{ state: 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed'; locked: boolean; failedReason?: string }>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,14 @@ export function createRunQueue(opts: { connection: Redis; name: string; backoffM
       if (!job || !(await job.isDelayed())) return false;
       await job.promote();
       return true;
+    },
+    async jobState(runId, gen) {
+      const id = jobIdFor(runId, gen);
+      const job = await queue.getJob(id);
+      if (!job) return { state: 'missing', locked: false };
+      const [state, lock] = await Promise.all([job.getState(), opts.connection.exists(`${queue.toKey(id)}:lock`)]);
+      const s = state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed' ? state : state === 'unknown' ? 'missing' : 'waiting';
+      return { state: s, locked: lock === 1, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
     },
     async counts() {
       // BullMQ scores delayed jobs as timestamp * 0x1000 + a 12-bit counter.

@@ -6,3 +6,7 @@ export * from './run-archive';
 export * from './run-finalizer';
 export * from './token-budget';
 export * from './tenant-slots';
+export * from './attempt-outcome';
+export * from './run-engine';
+export * from './reconciler';
+export * from './run-reader';

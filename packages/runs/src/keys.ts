@@ -1,4 +1,8 @@
-/** Every key the run store touches, under the configured prefix. */
+/**
+ * Every key the run store touches, under the configured prefix. The scripts in scripts.ts
+ * derive the deployment- and tenant-wide ones (queued, running, dlq, expiring, tenant:*)
+ * from the same prefix: keep the two in step.
+ */
 export function runKeys(prefix: string) {
   return {
     run: (runId: string) => `${prefix}run:${runId}`,
@@ -7,18 +11,36 @@ export function runKeys(prefix: string) {
     approvals: (runId: string) => `${prefix}run:${runId}:approvals`,
     /** The model conversation, one JSON message per entry, appended with its checkpoint. */
     transcript: (runId: string) => `${prefix}run:${runId}:transcript`,
+    /** How far the run's events are archived in complete segments: {seq, id}. */
+    archiveCursor: (runId: string) => `${prefix}run:${runId}:archive`,
+    /** Throttles the "waiting for a concurrency slot" log line of a run. */
+    slotWait: (runId: string) => `${prefix}run:${runId}:slot-wait`,
     /** Daily token ledger of a tenant: {used, reserved}. */
     budget: (tenant: string, day: string) => `${prefix}budget:${tenant}:${day}`,
     /** Runs of a tenant holding a concurrency slot, scored by lease expiry. */
     tenantSlots: (tenant: string) => `${prefix}tenant:${tenant}:slots`,
+    /** Every run of a tenant (members sort by creation time), expired ones included. */
     tenantRuns: (tenant: string) => `${prefix}tenant:${tenant}:runs`,
+    /** Queued runs of a tenant, for its max_queued_runs. */
+    tenantQueued: (tenant: string) => `${prefix}tenant:${tenant}:queued`,
+    /**
+     * Listing entries of archived runs: run id -> {workspace_id, status, created_at,
+     * finished_at}, what the API needs to find a run in its archive once Redis forgot it.
+     */
+    listing: (tenant: string) => `${prefix}tenant:${tenant}:listing`,
     idempotency: (tenant: string, keyHash: string) => `${prefix}idem:${tenant}:${keyHash}`,
     /** Dead-lettered run ids, scored by when they died. */
     dlq: `${prefix}dlq`,
-    /** Queued run ids, scored by when they were queued: gives the oldest waiting age cheaply. */
+    /** Queued run ids, scored by when they were queued: oldest waiting age, reconciler, backpressure. */
     queued: `${prefix}queued`,
+    /** Running run ids, scored by when a worker picked them up: the reconciler's zombie scan. */
+    running: `${prefix}running`,
+    /** `<tenant> <run id>` of archived runs, scored by when their retention ends. */
+    expiring: `${prefix}expiring`,
     /** Ended runs whose workspace archive could not be written yet (storage was down). */
     archivePending: `${prefix}archive:pending`,
+    /** Lease of the one worker that reconciles at a time. */
+    reconcilerLease: `${prefix}reconciler:lease`,
   };
 }
 export type RunKeys = ReturnType<typeof runKeys>;

@@ -82,7 +82,11 @@ export function stepView(step: PlannedStep, state: StepState | undefined, trunca
 }
 
 /** The run as the HTTP contract shows it. */
-export function toRunView(r: StoredRun): Run {
+export const toRunView = (r: StoredRun): Run => runView(r, true);
+/** The same with outputs whole: what the archive keeps. */
+export const toFullRunView = (r: StoredRun): Run => runView(r, false);
+
+function runView(r: StoredRun, truncate: boolean): Run {
   return {
     id: r.doc.id,
     tenant: r.doc.tenant,
@@ -96,13 +100,13 @@ export function toRunView(r: StoredRun): Run {
     ...(r.started_at ? { started_at: r.started_at } : {}),
     ...(r.finished_at ? { finished_at: r.finished_at } : {}),
     ...(r.error ? { error: r.error } : {}),
-    ...(r.result === undefined ? {} : { result: truncateOutput(r.result) }),
+    ...(r.result === undefined ? {} : { result: truncate ? truncateOutput(r.result) : r.result }),
     ...(r.usage.prompt_tokens + r.usage.completion_tokens > 0
       ? { usage: { ...r.usage, total_tokens: r.usage.prompt_tokens + r.usage.completion_tokens } }
       : {}),
     steps: [
-      ...r.doc.steps.map((s) => stepView(s, r.steps[s.id])),
-      ...r.dynamicSteps.map(({ order: _order, ...d }) => stepView(d, d)),
+      ...r.doc.steps.map((s) => stepView(s, r.steps[s.id], truncate)),
+      ...r.dynamicSteps.map(({ order: _order, ...d }) => stepView(d, d, truncate)),
     ],
   };
 }

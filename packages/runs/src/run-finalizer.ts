@@ -1,15 +1,14 @@
-import { isTerminal } from '@agentyard/core';
-import type { EventLog } from '@agentyard/events';
-import { archiveRun, type ArchiveTarget } from './run-archive';
+import { isTerminal, type StepState } from '@agentyard/core';
+import type { ArchiveTarget, EventArchive } from './run-archive';
 import type { StoredRun } from './run-codec';
-import type { StepState } from '@agentyard/core';
 import type { RunStore } from './run-store';
 
 export interface RunFinalizer {
   /**
    * For a run in a terminal status: marks steps that will never run, archives the run
-   * into its workspace, then emits the single `end` event. Safe to call more than once
-   * and from any process; only the first call does anything.
+   * into its workspace, emits the single `end` event, archives that too, and starts the
+   * run's retention. Safe to call more than once and from any process; only the first call
+   * that finds the run not ended does anything.
    */
   finalize(runId: string): Promise<boolean>;
   /** Gives every step that has not finished the status `skipped` or `cancelled`. */
@@ -23,13 +22,15 @@ export interface RunFinalizer {
 
 export function createRunFinalizer(opts: {
   store: RunStore;
-  events: EventLog;
+  archive: EventArchive;
   archiveTarget(run: StoredRun): ArchiveTarget;
+  /** How long Redis keeps an ended run once its archive is complete; 0 keeps it. */
+  retentionMs: number;
   onArchiveError?(runId: string, err: unknown): void;
   onEnded?(run: StoredRun): void;
   now?: () => number;
 }): RunFinalizer {
-  const { store, events } = opts;
+  const { store, archive } = opts;
   const now = opts.now ?? Date.now;
 
   const settleSteps = async (run: StoredRun, phase: 'skipped' | 'cancelled') => {
@@ -50,6 +51,23 @@ export function createRunFinalizer(opts: {
     }
   };
 
+  /** The last part of the archive: every event up to `end`, then retention starts. */
+  const complete = async (run: StoredRun, o: { record: boolean }) => {
+    const target = opts.archiveTarget(run);
+    if (o.record) await archive.writeRecord(run, target);
+    await archive.flush(run.doc.id, target, { final: true });
+    await store.archived(
+      run.doc.id,
+      {
+        workspace_id: run.doc.workspace_id,
+        status: run.status,
+        created_at: run.doc.created_at,
+        ...(run.finished_at ? { finished_at: run.finished_at } : {}),
+      },
+      opts.retentionMs,
+    );
+  };
+
   return {
     settleSteps,
     async retryArchives(limit = 10) {
@@ -60,7 +78,7 @@ export function createRunFinalizer(opts: {
         // Gone, or retried since: its next end writes the archive.
         if (!run || !run.ended) continue;
         try {
-          await archiveRun(run, events, opts.archiveTarget(run));
+          await complete(run, { record: true });
           archived += 1;
         } catch (err) {
           await store.markArchivePending(ids.slice(i));
@@ -78,19 +96,29 @@ export function createRunFinalizer(opts: {
         await settleSteps(run, run.status === 'cancelled' ? 'cancelled' : 'skipped');
         settled = (await store.get(runId)) ?? run;
       }
-      // Archive before `end`, so a client that sees `end` finds the archive in place.
-      // events.jsonl therefore holds every event but `end`; run.json has the final status.
+      // The record and the events so far go first, so a client that sees `end` finds them.
       let archived = true;
       try {
-        await archiveRun(settled, events, opts.archiveTarget(settled));
+        const target = opts.archiveTarget(settled);
+        await archive.writeRecord(settled, target);
+        await archive.flush(runId, target);
       } catch (err) {
         archived = false;
         opts.onArchiveError?.(runId, err);
       }
       if (!(await store.end(runId))) return false;
-      // The run ends now all the same (clients are not kept waiting on storage); its archive is
-      // written later by retryArchives, and then also holds `end`. Marked only once ended, so
-      // a sweep cannot take it first and skip it as not ended yet.
+      // `end` itself, and the start of retention, which waits for a complete archive: a run
+      // is never forgotten by Redis before its history is safe in the workspace. When storage
+      // is down the run ends all the same (clients are not kept waiting) and retryArchives
+      // finishes the archive later. Marked only once ended, so a sweep cannot skip it.
+      if (archived) {
+        try {
+          await complete(settled, { record: false });
+        } catch (err) {
+          archived = false;
+          opts.onArchiveError?.(runId, err);
+        }
+      }
       if (!archived) await store.markArchivePending([runId]).catch(() => undefined);
       opts.onEnded?.(settled);
       return true;

@@ -1,9 +1,12 @@
-import { newRunId, type RunOptions } from '@agentyard/core';
+import { newRunId, RUN_STATUSES, type RunOptions, type RunStatus } from '@agentyard/core';
 import { createEventLog } from '@agentyard/events';
 import { testRedis, type TestRedis } from '../../../tests/helpers/redis';
 import { createRunStore, type RunStore } from './run-store';
+import { TRANSITIONS, type TransitionName } from './state-machine';
 
 const options: RunOptions = { priority: 'normal', max_attempts: 3, timeout_s: 60, max_steps: 10, approval: 'never' };
+
+const cancelled = { code: 'cancelled', message: 'cancelled', retryable: false };
 
 describe('run store on real Redis', () => {
   let t: TestRedis;
@@ -32,9 +35,9 @@ describe('run store on real Redis', () => {
   it('applies a transition and its status event atomically, and refuses one from the wrong status', async () => {
     const run = await create();
     const events = createEventLog({ redis: t.redis, prefix: t.prefix });
-    const ok = await store.transition(run.doc.id, 'start', { bumpGen: true });
-    expect(ok).toEqual({ ok: true, previous: 'created', gen: 1, attempts: 0, at: new Date(now).toISOString() });
-    const refused = await store.transition(run.doc.id, 'succeed');
+    const ok = await store.start(run.doc.id);
+    expect(ok).toEqual({ gen: 1, at: new Date(now).toISOString() });
+    const refused = await store.succeed(run.doc.id, 1, null);
     expect(refused).toEqual({ ok: false, reason: 'invalid', current: 'queued' });
     const history = await events.read(run.doc.id);
     expect(history.map((e) => [e.seq, e.type, e.status, e.previous])).toEqual([
@@ -46,8 +49,8 @@ describe('run store on real Redis', () => {
 
   it('refuses transitions and checkpoints from a stale generation', async () => {
     const run = await create();
-    await store.transition(run.doc.id, 'start', { bumpGen: true });
-    expect(await store.transition(run.doc.id, 'pickup', { expectGen: 0 })).toMatchObject({ ok: false, reason: 'stale' });
+    await store.start(run.doc.id);
+    expect(await store.pickup(run.doc.id, 0)).toMatchObject({ ok: false, reason: 'stale' });
     expect(await store.checkpoint(run.doc.id, 'a', { status: 'running', attempts: 1 }, { expectGen: 0 })).toBe('stale');
     expect(await store.checkpoint(run.doc.id, 'a', { status: 'running', attempts: 1 }, { expectGen: 1 })).toBe('ok');
   });
@@ -55,11 +58,11 @@ describe('run store on real Redis', () => {
   it('emits end once per terminal episode and only for a terminal run', async () => {
     const run = await create();
     expect(await store.end(run.doc.id)).toBe(false);
-    await store.transition(run.doc.id, 'cancel');
+    await store.cancel(run.doc.id, cancelled);
     expect(await store.end(run.doc.id)).toBe(true);
     expect(await store.end(run.doc.id)).toBe(false);
-    await store.transition(run.doc.id, 'retry', { bumpGen: true, del: ['ended'] });
-    await store.transition(run.doc.id, 'cancel');
+    await store.retry(run.doc.id);
+    await store.cancel(run.doc.id, cancelled);
     expect(await store.end(run.doc.id)).toBe(true);
   });
 
@@ -67,7 +70,7 @@ describe('run store on real Redis', () => {
     const mine = [];
     for (let i = 0; i < 5; i++) mine.push(await create('listco'));
     await create('otherco');
-    await store.transition(mine[1]!.doc.id, 'cancel');
+    await store.cancel(mine[1]!.doc.id, cancelled);
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
@@ -76,9 +79,9 @@ describe('run store on real Redis', () => {
       cursor = page.next_cursor;
     } while (cursor);
     expect(seen).toEqual(mine.map((r) => r.doc.id).reverse());
-    const cancelled = await store.list('listco', { limit: 10, status: 'cancelled' });
-    expect(cancelled.runs.map((r) => r.doc.id)).toEqual([mine[1]!.doc.id]);
-    expect(cancelled.next_cursor).toBeUndefined();
+    const page = await store.list('listco', { limit: 10, status: 'cancelled' });
+    expect(page.runs.map((r) => r.doc.id)).toEqual([mine[1]!.doc.id]);
+    expect(page.next_cursor).toBeUndefined();
   });
 
   it('creates and queues a run in one step when asked to start it, exactly as a start would', async () => {
@@ -98,7 +101,71 @@ describe('run store on real Redis', () => {
     ]);
     expect(await t.redis.zscore(`${t.prefix}queued`, id)).toBe(String(now));
     // The worker's pickup sees a normal queued run of generation 1.
-    expect((await store.transition(id, 'pickup', { bumpAttempts: true, expectGen: 1 })).ok).toBe(true);
+    expect((await store.pickup(id, 1)).ok).toBe(true);
+  });
+
+  it('refuses to queue beyond QUEUE_MAX_WAITING or the tenant’s max_queued_runs, and creates nothing then', async () => {
+    const full = createRunStore({ redis: t.redis, prefix: `${t.prefix}bp:`, now: () => now });
+    const doc = (tenant: string) => {
+      now += 1000;
+      const id = newRunId(now);
+      return { id, tenant, workspace_id: id, options, steps: [{ id: 'a', tool: 'log', args: { message: 'a' }, needs: [] }], created_at: new Date(now).toISOString() };
+    };
+    const limits = { maxWaiting: 3, maxTenantQueued: 2 };
+    await full.create(doc('bp1'), { start: true, limits });
+    await full.create(doc('bp1'), { start: true, limits });
+    const refused = doc('bp1');
+    await expect(full.create(refused, { start: true, limits, idempotency: { key: 'k1', fingerprint: 'f' } })).rejects.toMatchObject({
+      code: 'queue_full',
+      status: 429,
+      message: expect.stringContaining('max_queued_runs'),
+    });
+    // Nothing half-created: no run, no index entry, no idempotency key.
+    expect(await full.get(refused.id)).toBeUndefined();
+    expect((await full.list('bp1', { limit: 10 })).runs).toHaveLength(2);
+    expect(await t.redis.keys(`${t.prefix}bp:idem:*`)).toEqual([]);
+    // Another tenant still fits under the deployment's limit, then the whole queue is full.
+    await full.create(doc('bp2'), { start: true, limits });
+    await expect(full.create(doc('bp3'), { start: true, limits })).rejects.toMatchObject({ code: 'queue_full', message: expect.stringContaining('QUEUE_MAX_WAITING') });
+    // A created run can still be made; starting it is refused the same way.
+    const later = doc('bp3');
+    await full.create(later, { limits });
+    await expect(full.start(later.id, limits)).rejects.toMatchObject({ code: 'queue_full' });
+    expect(await full.status(later.id)).toBe('created');
+  });
+
+  it('applies every operation from exactly the statuses the transition table lists', async () => {
+    const error = { code: 'x', message: 'x', retryable: false };
+    const ops: Record<TransitionName, (id: string) => Promise<boolean>> = {
+      start: async (id) => store.start(id).then(() => true, () => false),
+      pickup: async (id) => (await store.pickup(id, 5)).ok,
+      succeed: async (id) => (await store.succeed(id, 5, null)).ok,
+      fail: async (id) => (await store.fail(id, 5, error)).ok,
+      deadLetter: async (id) => (await store.deadLetter(id, error, 5)).ok,
+      handBack: async (id) => (await store.handBack(id, 5, { level: 'warn', message: 'm' })).ok,
+      recover: async (id) => (await store.recover(id, 5, 'm')).ok,
+      awaitApproval: async (id) => (await store.awaitApproval(id, 5, { step_id: 'a' })).ok,
+      decide: async (id) => store.decide(id, 'a', { decision: 'approved', decided_at: 'now' }, {}).then(() => true, () => false),
+      cancel: async (id) => (await store.cancel(id, error)).ok,
+      retry: async (id) => (await store.retry(id, 'retry')).ok,
+      replay: async (id) => (await store.retry(id, 'replay')).ok,
+    };
+    const seen: string[] = [];
+    const expected: string[] = [];
+    for (const name of Object.keys(TRANSITIONS) as TransitionName[]) {
+      for (const from of RUN_STATUSES) {
+        const run = await create();
+        // Put the run in `from` directly (test only), at generation 5, its step waiting for a decision.
+        await t.redis.hset(`${t.prefix}run:${run.doc.id}`, 'status', from, 'gen', 5);
+        await t.redis.hset(`${t.prefix}run:${run.doc.id}:steps`, 'a', JSON.stringify({ status: 'awaiting_approval', attempts: 0 }));
+        const ok = await ops[name](run.doc.id);
+        const to: RunStatus | undefined = ok ? await store.status(run.doc.id) : undefined;
+        seen.push(`${name} ${from} -> ${ok ? to : 'refused'}`);
+        const allowed = (TRANSITIONS[name].from as readonly RunStatus[]).includes(from);
+        expected.push(`${name} ${from} -> ${allowed ? TRANSITIONS[name].to : 'refused'}`);
+      }
+    }
+    expect(seen).toEqual(expected);
   });
 
   it('hides another tenant’s run behind not_found', async () => {

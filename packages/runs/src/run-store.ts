@@ -4,6 +4,7 @@ import {
   NotFoundError,
   UnprocessableError,
   InvalidStateError,
+  QueueFullError,
   type ApprovalDecision,
   type DynamicStep,
   type ErrorData,
@@ -15,44 +16,53 @@ import {
 import { eventKeys } from '@agentyard/events';
 import { decodeRun, type RunDoc, type StoredRun } from './run-codec';
 import { runKeys } from './keys';
-import { CHECKPOINT_LUA, CREATE_LUA, DECIDE_LUA, END_LUA, TRANSITION_LUA } from './scripts';
-import { TRANSITIONS, type TransitionName } from './state-machine';
+import { RUN_CODES, RUN_SCRIPTS, RUN_SCRIPT_KEYS, type RunScriptName } from './scripts';
 
 export interface RunStoreOptions {
   redis: Redis;
   prefix: string;
-  /** Events retained per run (the stream's exact MAXLEN). @default 10000 */
-  eventsMaxLen?: number;
+  /**
+   * Hard cap of a run's event stream in Redis. The event archiver keeps the stream near
+   * EVENTS_MAX_LEN by moving older events into the archive; this cap only bites when the
+   * archive cannot be written (storage down) for a long time. @default 10 × 10000
+   */
+  eventsCap?: number;
   /** How long an Idempotency-Key is remembered. @default 86400 */
   idempotencyTtlS?: number;
   now?: () => number;
 }
 
-export type TransitionResult =
-  | { ok: true; previous: RunStatus; gen: number; attempts: number; /** When it happened (ISO). */ at: string }
-  | { ok: false; reason: 'missing' | 'invalid' | 'stale'; current?: RunStatus };
-
-export interface TransitionOptions {
-  set?: Record<string, string>;
-  del?: string[];
-  bumpGen?: boolean;
-  bumpAttempts?: boolean;
-  /** Stored on the run and sent with the status event. */
-  error?: ErrorData;
-  result?: unknown;
-  /** Refuse when the run was re-enqueued since (a stale worker). */
-  expectGen?: number;
+/** How many queued runs the deployment and a tenant may have; 0 = unlimited. */
+export interface QueueLimits {
+  maxWaiting: number;
+  maxTenantQueued: number;
 }
 
+export type Refusal = { ok: false; reason: 'missing' | 'invalid' | 'stale'; current?: RunStatus };
+export type Outcome<T = object> = ({ ok: true; /** When it happened (ISO). */ at: string } & T) | Refusal;
+
+/** What stays of a run once Redis forgot it: enough to find and list it in its archive. */
+export interface ListingEntry {
+  workspace_id: string;
+  status: RunStatus;
+  created_at: string;
+  finished_at?: string;
+}
+
+/**
+ * The run engine: every change of a run's state is one named operation, one atomic script
+ * (scripts.ts) that owns its fields, its indexes and its event. Apps and other packages
+ * change runs only through these.
+ */
 export interface RunStore {
   /**
    * Stores a new run (status `created`), or returns the run an earlier request with the same
-   * idempotency key created. `start` also queues a new run in the same script (generation 1);
-   * the caller then adds its job.
+   * idempotency key created. `start` also queues it in the same script (generation 1), within
+   * `limits`; the caller then adds its job (the reconciler adds it if the caller dies first).
    */
   create(
     doc: RunDoc,
-    opts?: { idempotency?: { key: string; fingerprint: string }; start?: boolean },
+    opts?: { idempotency?: { key: string; fingerprint: string }; start?: boolean; limits?: QueueLimits },
   ): Promise<{ run: StoredRun; created: boolean }>;
   get(runId: string): Promise<StoredRun | undefined>;
   /** Just the status: cheap enough to poll while a run executes. */
@@ -60,57 +70,100 @@ export interface RunStore {
   /** The run if it belongs to `tenant`; another tenant's run is indistinguishable from none. */
   getForTenant(tenant: string, runId: string): Promise<StoredRun>;
   list(tenant: string, q: { status?: RunStatus; limit: number; cursor?: string }): Promise<{ runs: StoredRun[]; next_cursor?: string }>;
-  transition(runId: string, name: TransitionName, opts?: TransitionOptions): Promise<TransitionResult>;
+
+  /** created -> queued. Throws invalid_state, not_found or queue_full. */
+  start(runId: string, limits?: QueueLimits): Promise<{ gen: number; at: string }>;
+  pickup(runId: string, gen: number): Promise<Outcome<{ previous: RunStatus; attempts: number }>>;
+  succeed(runId: string, gen: number, result: unknown): Promise<Outcome>;
+  fail(runId: string, gen: number, error: ErrorData): Promise<Outcome>;
+  /** `gen` undefined: whatever the generation (a job BullMQ failed on its own). */
+  deadLetter(runId: string, error: ErrorData, gen?: number): Promise<Outcome>;
+  handBack(runId: string, gen: number, log: { level: 'info' | 'warn'; message: string }): Promise<Outcome>;
+  recover(runId: string, gen: number, message: string): Promise<Outcome<{ gen: number }>>;
+  awaitApproval(runId: string, gen: number, approval: Record<string, unknown>): Promise<Outcome>;
+  /**
+   * Records a person's decision on a step the run waits for and re-queues the run.
+   * The first decision is final; a second one is an invalid_state (409).
+   */
+  decide(runId: string, stepId: string, decision: ApprovalDecision, event: Record<string, unknown>): Promise<{ gen: number }>;
+  cancel(runId: string, error: ErrorData, reason?: string): Promise<Outcome<{ previous: RunStatus }>>;
+  /** `replay` only takes dead letters (the operator's DLQ action). */
+  retry(runId: string, mode?: 'retry' | 'replay'): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
   checkpoint(
     runId: string,
     stepId: string,
     state: StepState | DynamicStep,
     opts?: { expectGen?: number; event?: StepPayload; transcript?: unknown; usage?: TokenUsage },
   ): Promise<'ok' | 'stale'>;
-  /** The model conversation so far, oldest first. */
-  transcript(runId: string): Promise<unknown[]>;
-  /**
-   * Records a person's decision on a step the run waits for and re-queues the run.
-   * The first decision is final; a second one is an invalid_state (409).
-   */
-  decide(runId: string, stepId: string, decision: ApprovalDecision, event: Record<string, unknown>): Promise<{ gen: number }>;
   /** Appends the final `end` event once; returns whether this call emitted it. */
   end(runId: string): Promise<boolean>;
+  /** The archive is complete: writes the listing entry and starts retention (0 = keep). */
+  archived(runId: string, listing: ListingEntry, retentionMs: number): Promise<boolean>;
+  /** Forgets a run whose retention is over; false when it is not due (or was retried). */
+  expire(tenant: string, runId: string): Promise<boolean>;
+
+  /** The model conversation so far, oldest first. */
+  transcript(runId: string): Promise<unknown[]>;
   dlq(q: { limit: number; offset?: number }): Promise<{ runId: string; at: number }[]>;
   dlqSize(): Promise<number>;
   oldestQueued(): Promise<{ runId: string; at: number } | undefined>;
+  /** Runs queued (or running) since before `beforeMs`, oldest first: the reconciler's scan. */
+  queuedSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
+  runningSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
+  /** Runs whose retention is over, oldest first. */
+  dueForExpiry(limit: number): Promise<{ tenant: string; runId: string }[]>;
+  /** The listing entry of an archived run of `tenant`. */
+  listing(tenant: string, runId: string): Promise<ListingEntry | undefined>;
   /** Remembers runs whose archive is still to be written. */
   markArchivePending(runIds: string[]): Promise<void>;
   /** Takes (removes) up to `n` of them; a caller that fails marks them again. */
   takeArchivePending(n: number): Promise<string[]>;
 }
 
-type Scripted = Redis & {
-  ayCreate(...args: (string | number)[]): Promise<[string, string]>;
-  ayTransition(...args: (string | number)[]): Promise<[string, string, string?, string?]>;
-  ayCheckpoint(...args: (string | number)[]): Promise<string>;
-  ayEnd(...args: (string | number)[]): Promise<string | null>;
-  ayDecide(...args: (string | number)[]): Promise<[string, string]>;
-};
+type Reply = [string, ...string[]];
+type Scripted = Redis & Record<RunScriptName, (...args: (string | number)[]) => Promise<Reply>>;
 
 export function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
+const NO_LIMITS: QueueLimits = { maxWaiting: 0, maxTenantQueued: 0 };
+
+function queueFull(reply: Reply, tenant?: string): QueueFullError {
+  const [, which, limit] = reply;
+  return which === 'tenant'
+    ? new QueueFullError(`tenant ${tenant ?? ''} has ${limit} queued runs, its max_queued_runs; try again later`.replace('  ', ' '), 5)
+    : new QueueFullError(`the queue holds ${limit} waiting runs (QUEUE_MAX_WAITING); try again later`, 5);
+}
+
 export function createRunStore(opts: RunStoreOptions): RunStore {
   const { prefix } = opts;
-  const maxLen = opts.eventsMaxLen ?? 10_000;
+  const cap = opts.eventsCap ?? 100_000;
   const ttl = opts.idempotencyTtlS ?? 86_400;
   const now = opts.now ?? Date.now;
   const k = runKeys(prefix);
   const redis = opts.redis as Scripted;
-  if (!('ayTransition' in opts.redis)) {
-    redis.defineCommand('ayCreate', { numberOfKeys: 7, lua: CREATE_LUA });
-    redis.defineCommand('ayTransition', { numberOfKeys: 5, lua: TRANSITION_LUA });
-    redis.defineCommand('ayCheckpoint', { numberOfKeys: 5, lua: CHECKPOINT_LUA });
-    redis.defineCommand('ayDecide', { numberOfKeys: 6, lua: DECIDE_LUA });
-    redis.defineCommand('ayEnd', { numberOfKeys: 3, lua: END_LUA });
+  if (!('ayRunCreate' in opts.redis)) {
+    for (const [name, lua] of Object.entries(RUN_SCRIPTS)) redis.defineCommand(name, { numberOfKeys: RUN_SCRIPT_KEYS, lua });
   }
+
+  /** Runs one script under the shared calling convention (see scripts.ts). */
+  const call = async (name: RunScriptName, runId: string, ...args: (string | number)[]): Promise<{ reply: Reply; at: string }> => {
+    const ev = eventKeys(prefix, runId);
+    const ms = now();
+    const at = new Date(ms).toISOString();
+    const reply = await redis[name](
+      k.run(runId), k.steps(runId), ev.stream, ev.seq, k.approvals(runId), k.transcript(runId), k.archiveCursor(runId), k.slotWait(runId),
+      prefix, runId, at, ms, ev.channel, cap, ...args,
+    );
+    return { reply, at };
+  };
+
+  const refusal = (reply: Reply): Refusal => {
+    const [code, current] = reply;
+    const reason = code === RUN_CODES.missing ? 'missing' : code === RUN_CODES.stale ? 'stale' : 'invalid';
+    return { ok: false, reason, ...(current ? { current: current as RunStatus } : {}) };
+  };
 
   const get = async (runId: string): Promise<StoredRun | undefined> => {
     const [[, hash], [, steps], [, approvals]] = (await redis
@@ -122,21 +175,29 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     return decodeRun(hash, steps, approvals);
   };
 
+  const gen = (g?: number) => (g === undefined ? '' : String(g));
+  const json = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
+  const range = async (key: string, beforeMs: number, limit: number) => {
+    const flat = await redis.zrangebyscore(key, '-inf', beforeMs, 'WITHSCORES', 'LIMIT', 0, limit);
+    const out: { runId: string; at: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ runId: flat[i]!, at: Number(flat[i + 1]) });
+    return out;
+  };
+
   return {
-    async create(doc, opts = {}) {
-      const idem = opts.idempotency;
-      const ev = eventKeys(prefix, doc.id);
+    async create(doc, o = {}) {
+      const idem = o.idempotency;
       const steps = doc.steps.flatMap((s) => [s.id, JSON.stringify({ status: 'pending', attempts: 0 })]);
-      const idemKey = idem ? k.idempotency(doc.tenant, fingerprint(idem.key)) : k.idempotency(doc.tenant, '-');
-      const at = now();
-      const ts = new Date(at).toISOString();
-      const [outcome, value] = await redis.ayCreate(
-        k.run(doc.id), k.steps(doc.id), k.tenantRuns(doc.tenant), idemKey, ev.stream, ev.seq, k.queued,
-        doc.id, JSON.stringify(doc), JSON.stringify(steps.length ? steps : []), idem ? '1' : '0',
-        idem?.fingerprint ?? '', ttl, ts, ev.channel, maxLen, opts.start ? '1' : '0', at,
+      const idemKey = idem ? k.idempotency(doc.tenant, fingerprint(idem.key)) : '';
+      const limits = o.limits ?? NO_LIMITS;
+      const { reply, at } = await call(
+        'ayRunCreate', doc.id,
+        doc.tenant, JSON.stringify(doc), JSON.stringify(steps), idemKey, idem?.fingerprint ?? '', ttl, o.start ? '1' : '0',
+        limits.maxWaiting, limits.maxTenantQueued,
       );
-      if (outcome === 'exists') {
-        const [existingId, existingPrint] = value.split(' ') as [string, string];
+      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, doc.tenant);
+      if (reply[0] === RUN_CODES.exists) {
+        const [existingId, existingPrint] = reply[1]!.split(' ') as [string, string];
         if (existingPrint !== idem?.fingerprint) {
           throw new UnprocessableError('Idempotency-Key was already used with a different request body', [
             { path: 'Idempotency-Key', message: 'reused with a different body' },
@@ -149,7 +210,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       // Built here rather than read back: it is exactly what the script wrote.
       const run: StoredRun = {
         doc,
-        ...(opts.start ? { status: 'queued' as const, gen: 1, queued_at: ts } : { status: 'created' as const, gen: 0 }),
+        ...(o.start ? { status: 'queued' as const, gen: 1, queued_at: at } : { status: 'created' as const, gen: 0 }),
         attempts: 0,
         ended: false,
         steps: Object.fromEntries(doc.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0 }])),
@@ -194,58 +255,99 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return { runs, ...(more ? { next_cursor: lastScanned } : {}) };
     },
 
-    async transition(runId, name, o = {}) {
-      const t = TRANSITIONS[name];
-      const ev = eventKeys(prefix, runId);
-      const at = now();
-      const set: string[] = [];
-      for (const [f, v] of Object.entries(o.set ?? {})) set.push(f, v);
-      if (o.error) set.push('error', JSON.stringify(o.error));
-      if (o.result !== undefined) set.push('result', JSON.stringify(o.result));
-      const extra = o.error ? { error: o.error } : {};
-      const flags = [o.bumpGen ? 'gen' : '', o.bumpAttempts ? 'attempts' : ''].join(' ');
-      const [outcome, a, b, c] = await redis.ayTransition(
-        k.run(runId), ev.stream, ev.seq, k.dlq, k.queued,
-        t.from.join(' '), t.to, new Date(at).toISOString(), at, JSON.stringify(set), (o.del ?? []).join(' '),
-        flags, ev.channel, maxLen, runId, JSON.stringify(extra), o.expectGen === undefined ? '' : String(o.expectGen),
-      );
-      if (outcome === 'ok') return { ok: true, previous: a as RunStatus, gen: Number(b), attempts: Number(c), at: new Date(at).toISOString() };
-      return { ok: false, reason: outcome as 'missing' | 'invalid' | 'stale', ...(a ? { current: a as RunStatus } : {}) };
+    async start(runId, limits = NO_LIMITS) {
+      const { reply, at } = await call('ayRunStart', runId, limits.maxWaiting, limits.maxTenantQueued);
+      if (reply[0] === RUN_CODES.ok) return { gen: Number(reply[1]), at };
+      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, (await get(runId))?.doc.tenant);
+      if (reply[0] === RUN_CODES.missing) throw new NotFoundError('run', runId);
+      throw new InvalidStateError(`run ${runId} is ${reply[1]}; cannot start it`);
+    },
+
+    async pickup(runId, g) {
+      const { reply, at } = await call('ayRunPickup', runId, g);
+      if (reply[0] !== RUN_CODES.ok) return refusal(reply);
+      return { ok: true, at, previous: reply[1] as RunStatus, attempts: Number(reply[2]) };
+    },
+
+    async succeed(runId, g, result) {
+      const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '');
+      return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
+    },
+
+    async fail(runId, g, error) {
+      const { reply, at } = await call('ayRunFinish', runId, g, 'fail', '', json(error));
+      return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
+    },
+
+    async deadLetter(runId, error, g) {
+      const { reply, at } = await call('ayRunFinish', runId, gen(g), 'dead_letter', '', json(error));
+      return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
+    },
+
+    async handBack(runId, g, log) {
+      const { reply, at } = await call('ayRunHandBack', runId, g, log.level, log.message);
+      return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
+    },
+
+    async recover(runId, g, message) {
+      const { reply, at } = await call('ayRunRecover', runId, g, message);
+      return reply[0] === RUN_CODES.ok ? { ok: true, at, gen: Number(reply[1]) } : refusal(reply);
+    },
+
+    async awaitApproval(runId, g, approval) {
+      const { reply, at } = await call('ayRunAwaitApproval', runId, g, JSON.stringify(approval));
+      return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
+    },
+
+    async decide(runId, stepId, decision, event) {
+      const { reply } = await call('ayRunDecide', runId, stepId, JSON.stringify(decision), JSON.stringify(event));
+      switch (reply[0]) {
+        case RUN_CODES.ok:
+          return { gen: Number(reply[1]) };
+        case RUN_CODES.noStep:
+          throw new NotFoundError('step', stepId);
+        case RUN_CODES.decided:
+          throw new InvalidStateError(`step ${stepId} is not awaiting approval (it was already decided, or never asked)`);
+        case RUN_CODES.missing:
+          throw new NotFoundError('run', runId);
+        default:
+          throw new InvalidStateError(`run ${runId} is ${reply[1]}, not awaiting_approval`);
+      }
+    },
+
+    async cancel(runId, error, reason) {
+      const { reply, at } = await call('ayRunCancel', runId, JSON.stringify(error), reason ?? '');
+      return reply[0] === RUN_CODES.ok ? { ok: true, at, previous: reply[1] as RunStatus } : refusal(reply);
+    },
+
+    async retry(runId, mode = 'retry') {
+      const { reply, at } = await call('ayRunRetry', runId, mode);
+      return reply[0] === RUN_CODES.ok ? { ok: true, at, gen: Number(reply[1]), previous: reply[2] as RunStatus } : refusal(reply);
     },
 
     async checkpoint(runId, stepId, state, o = {}) {
-      const ev = eventKeys(prefix, runId);
-      const r = await redis.ayCheckpoint(
-        k.run(runId), k.steps(runId), ev.stream, ev.seq, k.transcript(runId),
-        stepId, JSON.stringify(state), o.expectGen === undefined ? '' : String(o.expectGen),
-        new Date(now()).toISOString(), ev.channel, maxLen, o.event ? 'step' : '', o.event ? JSON.stringify(o.event) : '',
-        o.transcript === undefined ? '' : JSON.stringify(o.transcript),
+      const { reply } = await call(
+        'ayRunCheckpoint', runId,
+        stepId, JSON.stringify(state), gen(o.expectGen), o.event ? JSON.stringify(o.event) : '', json(o.transcript),
         o.usage?.prompt_tokens ?? 0, o.usage?.completion_tokens ?? 0,
       );
-      return r === 'stale' ? 'stale' : 'ok';
+      return reply[0] === RUN_CODES.stale ? 'stale' : 'ok';
+    },
+
+    async end(runId) {
+      return (await call('ayRunEnd', runId)).reply[0] === RUN_CODES.ok;
+    },
+
+    async archived(runId, listing, retentionMs) {
+      return (await call('ayRunArchived', runId, Math.max(0, Math.round(retentionMs)), JSON.stringify(listing))).reply[0] === RUN_CODES.ok;
+    },
+
+    async expire(tenant, runId) {
+      return (await call('ayRunExpire', runId, tenant)).reply[0] === RUN_CODES.ok;
     },
 
     async transcript(runId) {
       return (await redis.lrange(k.transcript(runId), 0, -1)).map((m) => JSON.parse(m) as unknown);
-    },
-
-    async decide(runId, stepId, decision, event) {
-      const ev = eventKeys(prefix, runId);
-      const at = now();
-      const [outcome, value] = await redis.ayDecide(
-        k.run(runId), k.steps(runId), k.approvals(runId), ev.stream, ev.seq, k.queued,
-        stepId, JSON.stringify(decision), new Date(at).toISOString(), at, ev.channel, maxLen, runId, JSON.stringify(event),
-      );
-      if (outcome === 'ok') return { gen: Number(value) };
-      if (outcome === 'no_step') throw new NotFoundError('step', stepId);
-      if (outcome === 'decided') throw new InvalidStateError(`step ${stepId} is not awaiting approval (it was already decided, or never asked)`);
-      throw new InvalidStateError(`run ${runId} is ${value || 'gone'}, not awaiting_approval`);
-    },
-
-    async end(runId) {
-      const ev = eventKeys(prefix, runId);
-      const r = await redis.ayEnd(k.run(runId), ev.stream, ev.seq, new Date(now()).toISOString(), ev.channel, maxLen);
-      return typeof r === 'string';
     },
 
     async dlq({ limit, offset = 0 }) {
@@ -260,6 +362,22 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     async oldestQueued() {
       const [runId, at] = await redis.zrange(k.queued, 0, 0, 'WITHSCORES');
       return runId ? { runId, at: Number(at) } : undefined;
+    },
+
+    queuedSince: (beforeMs, limit) => range(k.queued, beforeMs, limit),
+    runningSince: (beforeMs, limit) => range(k.running, beforeMs, limit),
+
+    async dueForExpiry(limit) {
+      const members = await redis.zrangebyscore(k.expiring, '-inf', now(), 'LIMIT', 0, limit);
+      return members.map((m) => {
+        const [tenant, runId] = m.split(' ') as [string, string];
+        return { tenant, runId };
+      });
+    },
+
+    async listing(tenant, runId) {
+      const raw = await redis.hget(k.listing(tenant), runId);
+      return raw ? (JSON.parse(raw) as ListingEntry) : undefined;
     },
 
     async markArchivePending(runIds) {

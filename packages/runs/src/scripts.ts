@@ -1,135 +1,399 @@
 import { APPEND_EVENT_LUA } from '@agentyard/events';
 
 /**
- * The run store's atomic transitions. Each script changes run state and appends the
- * matching event in one step, so history never disagrees with state.
+ * The run engine's atomic operations, one Lua script each. Every script changes run state,
+ * the indexes that follow from it and the matching event in one step, so history never
+ * disagrees with state and no index outlives what it points at.
+ *
+ * Calling convention, shared by every script below (see run-store.ts `call`):
+ * KEYS  1 run hash, 2 steps hash, 3 event stream, 4 event seq, 5 approvals hash,
+ *       6 transcript list, 7 event-archive cursor hash, 8 slot-wait marker
+ * ARGV  1 key prefix, 2 run id, 3 ts (ISO), 4 now (ms), 5 live channel, 6 stream cap,
+ *       7.. the operation's own arguments (listed in its header)
+ * Keys that belong to the whole deployment or to the run's tenant (queued/running/DLQ/
+ * expiring indexes, the tenant's run index and listing) are derived from the prefix and the
+ * run's `tenant` field inside the script. Agentyard's scripts already span runs and indexes,
+ * so Redis Cluster is not supported; a single primary (with replicas, Sentinel) is.
+ *
+ * Every script returns a table whose first element is one of RUN_CODES.
  */
+export const RUN_CODES = {
+  ok: 'ok',
+  /** No such run (never created, or expired from Redis). */
+  missing: 'missing',
+  /** The run is in a status the operation does not start from; second element: the status. */
+  invalid: 'invalid',
+  /** The run was re-enqueued since the caller took it: its generation moved on. */
+  stale: 'stale',
+  /** Backpressure: second element `queue` or `tenant`, third the limit. */
+  queueFull: 'queue_full',
+  /** create: the idempotency key was used before; second element `<runId> <fingerprint>`. */
+  exists: 'exists',
+  /** decide: the run has no such step. */
+  noStep: 'no_step',
+  /** decide: the step is not waiting for a decision (decided already, or never asked). */
+  decided: 'decided',
+  /** Nothing to do (end already emitted, expiry not due, ...). */
+  noop: 'noop',
+} as const;
+export type RunCode = (typeof RUN_CODES)[keyof typeof RUN_CODES];
+
+const codesLua = `local C = {${Object.entries(RUN_CODES)
+  .map(([k, v]) => `${k} = '${v}'`)
+  .join(', ')}}`;
+
+/** Shared prelude: named keys and arguments, and the helpers that own status and indexes. */
+const PRELUDE = `${APPEND_EVENT_LUA}
+${codesLua}
+local RUN, STEPS, STREAM, SEQ, APPROVALS, TRANSCRIPT, ARCHIVE, SLOTWAIT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local PREFIX, RUN_ID, TS, NOW, CHANNEL, CAP = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local QUEUED, RUNNING, DLQ, EXPIRING = PREFIX .. 'queued', PREFIX .. 'running', PREFIX .. 'dlq', PREFIX .. 'expiring'
+local function tenant_key(tenant, what) return PREFIX .. 'tenant:' .. tenant .. ':' .. what end
+local function event(etype, payload) return ay_append(STREAM, SEQ, CHANNEL, CAP, TS, etype, payload) end
+local function is_in(s, list)
+  for x in string.gmatch(list, '%S+') do if x == s then return true end end
+  return false
+end
+local function terminal(s) return s == 'succeeded' or s == 'dead_lettered' or s == 'cancelled' end
+-- Per-run keys: retention expires them together, a retry keeps them together.
+local function run_keys() return {RUN, STEPS, STREAM, SEQ, APPROVALS, TRANSCRIPT, ARCHIVE, SLOTWAIT} end
+-- The status, or a refusal: {C.missing} or {C.invalid, current} or {C.stale, current}.
+local function guard(allowed, gen)
+  local status = redis.call('HGET', RUN, 'status')
+  if not status then return nil, {C.missing, ''} end
+  if not is_in(status, allowed) then return nil, {C.invalid, status} end
+  if gen ~= nil and gen ~= '' and redis.call('HGET', RUN, 'gen') ~= gen then return nil, {C.stale, status} end
+  return status, nil
+end
+-- Backpressure: a run about to be queued must fit the deployment's and its tenant's limits
+-- (0 = unlimited). Returns a refusal or nil.
+local function room(tenant, max_all, max_tenant)
+  if tonumber(max_all) > 0 and redis.call('ZCARD', QUEUED) >= tonumber(max_all) then return {C.queueFull, 'queue', max_all} end
+  if tonumber(max_tenant) > 0 and redis.call('ZCARD', tenant_key(tenant, 'queued')) >= tonumber(max_tenant) then
+    return {C.queueFull, 'tenant', max_tenant}
+  end
+  return nil
+end
+-- Moves the run to status 'to': stamps, index membership by status (queued, running, DLQ,
+-- the tenant's queued index) and the status event. 'extra' is a JSON object whose fields
+-- join the event ('{}' for none).
+local function go(from, to, extra)
+  local tenant = redis.call('HGET', RUN, 'tenant')
+  redis.call('HSET', RUN, 'status', to, 'updated_at', TS)
+  if to == 'queued' then
+    redis.call('HSET', RUN, 'queued_at', TS)
+    redis.call('ZADD', QUEUED, NOW, RUN_ID)
+    redis.call('ZADD', tenant_key(tenant, 'queued'), NOW, RUN_ID)
+  else
+    redis.call('ZREM', QUEUED, RUN_ID)
+    redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
+  end
+  if to == 'running' then
+    redis.call('HSETNX', RUN, 'started_at', TS)
+    redis.call('ZADD', RUNNING, NOW, RUN_ID)
+  else
+    redis.call('ZREM', RUNNING, RUN_ID)
+  end
+  if to == 'dead_lettered' then redis.call('ZADD', DLQ, NOW, RUN_ID) else redis.call('ZREM', DLQ, RUN_ID) end
+  if terminal(to) then redis.call('HSET', RUN, 'finished_at', TS) end
+  local payload = '{"status":"' .. to .. '","previous":' .. (from and ('"' .. from .. '"') or 'null')
+  if extra ~= nil and extra ~= '{}' then payload = payload .. ',' .. string.sub(extra, 2) else payload = payload .. '}' end
+  return event('status', payload)
+end
+`;
+
+const script = (body: string) => `${PRELUDE}\n${body}`;
 
 /**
  * create
- * KEYS  1 run hash, 2 steps hash, 3 tenant index, 4 idempotency key, 5 event stream, 6 event seq,
- *       7 queued zset
- * ARGV  1 run id, 2 doc JSON, 3 step states JSON array [id, state, ...], 4 use idempotency ('1'|'0'),
- *       5 request fingerprint, 6 idempotency TTL s, 7 ts, 8 channel, 9 stream maxlen,
- *       10 start at once ('1'|'0': also the created → queued transition, generation 1), 11 now ms
- * Returns {'created', runId} or {'exists', '<runId> <fingerprint>'} when the key was used before.
+ * ARGV  7 tenant, 8 doc JSON, 9 step states JSON array [id, state, ...], 10 idempotency key
+ *       ('' = none), 11 request fingerprint, 12 idempotency TTL s, 13 start at once ('1'|'0'),
+ *       14 queue limit, 15 tenant queue limit
+ * Returns {ok} | {exists, '<runId> <fingerprint>'} | {queue_full, which, limit}.
+ * Nothing is written when it refuses, the idempotency key included.
  */
-export const CREATE_LUA = `${APPEND_EVENT_LUA}
-if ARGV[4] == '1' then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then return {'exists', existing} end
-  redis.call('SET', KEYS[4], ARGV[1] .. ' ' .. ARGV[5], 'EX', ARGV[6])
+export const CREATE_LUA = script(`
+local tenant, idem = ARGV[7], ARGV[10]
+if idem ~= '' then
+  local existing = redis.call('GET', idem)
+  if existing then return {C.exists, existing} end
 end
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'status', 'created', 'gen', 0, 'attempts', 0, 'updated_at', ARGV[7])
-local steps = cjson.decode(ARGV[3])
-for i = 1, #steps, 2 do redis.call('HSET', KEYS[2], steps[i], steps[i + 1]) end
-redis.call('ZADD', KEYS[3], 0, ARGV[1])
-ay_append(KEYS[5], KEYS[6], ARGV[8], ARGV[9], ARGV[7], 'status', '{"status":"created","previous":null}')
-if ARGV[10] == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'gen', 1, 'queued_at', ARGV[7])
-  redis.call('ZADD', KEYS[7], ARGV[11], ARGV[1])
-  ay_append(KEYS[5], KEYS[6], ARGV[8], ARGV[9], ARGV[7], 'status', '{"status":"queued","previous":"created"}')
+if ARGV[13] == '1' then
+  local full = room(tenant, ARGV[14], ARGV[15])
+  if full then return full end
 end
-return {'created', ARGV[1]}
-`;
+if idem ~= '' then redis.call('SET', idem, RUN_ID .. ' ' .. ARGV[11], 'EX', ARGV[12]) end
+redis.call('HSET', RUN, 'doc', ARGV[8], 'tenant', tenant, 'status', 'created', 'gen', 0, 'attempts', 0, 'updated_at', TS)
+if idem ~= '' then redis.call('HSET', RUN, 'idem', idem) end
+local steps = cjson.decode(ARGV[9])
+for i = 1, #steps, 2 do redis.call('HSET', STEPS, steps[i], steps[i + 1]) end
+redis.call('ZADD', tenant_key(tenant, 'runs'), 0, RUN_ID)
+event('status', '{"status":"created","previous":null}')
+if ARGV[13] == '1' then
+  redis.call('HSET', RUN, 'gen', 1)
+  go('created', 'queued', '{}')
+end
+return {C.ok}
+`);
 
 /**
- * transition
- * KEYS  1 run hash, 2 event stream, 3 event seq, 4 DLQ zset, 5 queued zset
- * ARGV  1 allowed from-statuses (space separated), 2 to-status, 3 ts ISO, 4 now ms,
- *       5 fields to set JSON array [k, v, ...], 6 fields to delete (space separated),
- *       7 flags ('gen' bumps the enqueue generation, 'attempts' counts an attempt),
- *       8 channel, 9 stream maxlen, 10 run id, 11 extra event fields JSON object,
- *       12 required generation ('' = any)
- * Returns {'ok', previous, gen, attempts} | {'missing', ''} | {'invalid', current} | {'stale', current}
- * Keeps the DLQ and queued indexes in step with the status and stamps queued_at,
- * started_at (first pickup only) and finished_at.
+ * start: created -> queued, generation + 1.
+ * ARGV  7 queue limit, 8 tenant queue limit (0 = unlimited)
+ * Returns {ok, gen} | {missing} | {invalid, status} | {queue_full, which, limit}.
  */
-export const TRANSITION_LUA = `${APPEND_EVENT_LUA}
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {'missing', ''} end
-local allowed = false
-for s in string.gmatch(ARGV[1], '%S+') do if s == status then allowed = true end end
-if not allowed then return {'invalid', status} end
-if ARGV[12] ~= '' and redis.call('HGET', KEYS[1], 'gen') ~= ARGV[12] then return {'stale', status} end
-local to = ARGV[2]
-redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[3])
-local set = cjson.decode(ARGV[5])
-for i = 1, #set, 2 do redis.call('HSET', KEYS[1], set[i], set[i + 1]) end
-for f in string.gmatch(ARGV[6], '%S+') do redis.call('HDEL', KEYS[1], f) end
-if string.find(ARGV[7], 'gen', 1, true) then redis.call('HINCRBY', KEYS[1], 'gen', 1) end
-if string.find(ARGV[7], 'attempts', 1, true) then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
-if to == 'queued' then
-  redis.call('HSET', KEYS[1], 'queued_at', ARGV[3])
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[10])
-else
-  redis.call('ZREM', KEYS[5], ARGV[10])
+export const START_LUA = script(`
+local status, refused = guard('created')
+if refused then return refused end
+local full = room(redis.call('HGET', RUN, 'tenant'), ARGV[7], ARGV[8])
+if full then return full end
+local gen = redis.call('HINCRBY', RUN, 'gen', 1)
+go(status, 'queued', '{}')
+return {C.ok, tostring(gen)}
+`);
+
+/**
+ * pickup: a worker starts executing the run (first time, after backoff, or taking over from
+ * a worker that died: hence 'running' is allowed). Counts an attempt and clears the last error.
+ * ARGV  7 generation of the job
+ * Returns {ok, previous, attempts} | {missing} | {invalid, status} | {stale, status}.
+ */
+export const PICKUP_LUA = script(`
+local status, refused = guard('queued failed running', ARGV[7])
+if refused then return refused end
+local attempts = redis.call('HINCRBY', RUN, 'attempts', 1)
+redis.call('HDEL', RUN, 'error')
+go(status, 'running', '{}')
+return {C.ok, status, tostring(attempts)}
+`);
+
+/**
+ * finish: the worker's outcome of one attempt.
+ * ARGV  7 generation, 8 outcome: succeed | fail | dead_letter, 9 result JSON or '',
+ *       10 error JSON or ''
+ * succeed and fail start from running; dead_letter also from queued and failed (a job
+ * BullMQ gave up on). Returns {ok, previous} | {missing} | {invalid, status} | {stale, status}.
+ */
+export const FINISH_LUA = script(`
+local outcome = ARGV[8]
+local to, from = 'succeeded', 'running'
+if outcome == 'fail' then to = 'failed' elseif outcome == 'dead_letter' then to, from = 'dead_lettered', 'queued running failed' end
+local status, refused = guard(from, ARGV[7])
+if refused then return refused end
+if ARGV[9] ~= '' then redis.call('HSET', RUN, 'result', ARGV[9]) end
+local extra = '{}'
+if ARGV[10] ~= '' then
+  redis.call('HSET', RUN, 'error', ARGV[10])
+  extra = '{"error":' .. ARGV[10] .. '}'
 end
-if to == 'running' then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3]) end
-if to == 'succeeded' or to == 'dead_lettered' or to == 'cancelled' then
-  redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
+go(status, to, extra)
+return {C.ok, status}
+`);
+
+/**
+ * hand_back: running -> queued without spending an attempt (the worker is draining, or a
+ * dependency asked the run to come back later). The job itself is moved back by the caller.
+ * ARGV  7 generation, 8 log level, 9 log message
+ * Returns {ok} | {missing} | {invalid, status} | {stale, status}.
+ */
+export const HAND_BACK_LUA = script(`
+local status, refused = guard('running', ARGV[7])
+if refused then return refused end
+redis.call('HINCRBY', RUN, 'attempts', -1)
+go(status, 'queued', '{}')
+event('log', cjson.encode({level = ARGV[8], message = ARGV[9]}))
+return {C.ok}
+`);
+
+/**
+ * recover: the reconciler re-queues a running run whose worker and job are gone (a zombie):
+ * generation + 1, so a worker that was only slow finds its checkpoints refused.
+ * ARGV  7 generation it saw, 8 log message
+ * Returns {ok, gen} | {missing} | {invalid, status} | {stale, status}.
+ */
+export const RECOVER_LUA = script(`
+local status, refused = guard('running', ARGV[7])
+if refused then return refused end
+local gen = redis.call('HINCRBY', RUN, 'gen', 1)
+go(status, 'queued', '{}')
+event('log', cjson.encode({level = 'warn', message = ARGV[8]}))
+return {C.ok, tostring(gen)}
+`);
+
+/**
+ * await_approval: running -> awaiting_approval, with the `approval` request event in the same
+ * step, so a client that decides as soon as it sees the event finds the run waiting.
+ * ARGV  7 generation, 8 approval event payload JSON
+ * Returns {ok} | {missing} | {invalid, status} | {stale, status}.
+ */
+export const AWAIT_APPROVAL_LUA = script(`
+local status, refused = guard('running', ARGV[7])
+if refused then return refused end
+go(status, 'awaiting_approval', '{}')
+event('approval', ARGV[8])
+return {C.ok}
+`);
+
+/**
+ * decide: a person approves or rejects the step the run waits for; re-queues the run.
+ * ARGV  7 step id, 8 decision JSON, 9 decision event payload JSON
+ * Returns {ok, gen} | {missing} | {invalid, status} | {no_step} | {decided}.
+ * HSETNX on the approvals hash makes the first decision final.
+ */
+export const DECIDE_LUA = script(`
+local status, refused = guard('awaiting_approval')
+if refused then return refused end
+local raw = redis.call('HGET', STEPS, ARGV[7])
+if not raw then return {C.noStep, ''} end
+if cjson.decode(raw).status ~= 'awaiting_approval' then return {C.decided, ''} end
+if redis.call('HSETNX', APPROVALS, ARGV[7], ARGV[8]) == 0 then return {C.decided, ''} end
+local gen = redis.call('HINCRBY', RUN, 'gen', 1)
+event('approval', ARGV[9])
+go(status, 'queued', '{}')
+return {C.ok, tostring(gen)}
+`);
+
+/**
+ * cancel: from any status that is not terminal.
+ * ARGV  7 error JSON, 8 reason ('' = none)
+ * Returns {ok, previous} | {missing} | {invalid, status}.
+ */
+export const CANCEL_LUA = script(`
+local status, refused = guard('created queued running failed awaiting_approval')
+if refused then return refused end
+redis.call('HSET', RUN, 'error', ARGV[7])
+if ARGV[8] ~= '' then redis.call('HSET', RUN, 'cancel_reason', ARGV[8]) end
+go(status, 'cancelled', '{"error":' .. ARGV[7] .. '}')
+return {C.ok, status}
+`);
+
+/**
+ * retry: runs again what failed, was dead-lettered or cancelled, from its checkpoints.
+ * Generation + 1; the run's keys stop expiring and its listing entry goes (it is live again).
+ * ARGV  7 mode: retry (failed, dead_lettered, cancelled) | replay (dead_lettered only)
+ * Returns {ok, gen, previous} | {missing} | {invalid, status}.
+ */
+export const RETRY_LUA = script(`
+local allowed = 'failed dead_lettered cancelled'
+if ARGV[7] == 'replay' then allowed = 'dead_lettered' end
+local status, refused = guard(allowed)
+if refused then return refused end
+local tenant = redis.call('HGET', RUN, 'tenant')
+redis.call('HDEL', RUN, 'ended', 'archived', 'error', 'finished_at', 'result')
+for _, k in ipairs(run_keys()) do redis.call('PERSIST', k) end
+redis.call('ZREM', EXPIRING, tenant .. ' ' .. RUN_ID)
+redis.call('HDEL', tenant_key(tenant, 'listing'), RUN_ID)
+local gen = redis.call('HINCRBY', RUN, 'gen', 1)
+go(status, 'queued', '{}')
+return {C.ok, tostring(gen), status}
+`);
+
+/**
+ * checkpoint: one step's state, with its event, and for model runs the turn's transcript
+ * message and token usage, so a resumed run neither loses nor repeats a turn.
+ * ARGV  7 step id, 8 step state JSON, 9 generation ('' = any), 10 event payload JSON ('' = no
+ *       event), 11 transcript message JSON ('' = none), 12 prompt tokens, 13 completion tokens
+ * Returns {ok} | {stale, status}.
+ */
+export const CHECKPOINT_LUA = script(`
+if ARGV[9] ~= '' and redis.call('HGET', RUN, 'gen') ~= ARGV[9] then return {C.stale, redis.call('HGET', RUN, 'status') or ''} end
+redis.call('HSET', STEPS, ARGV[7], ARGV[8])
+if ARGV[11] ~= '' then redis.call('RPUSH', TRANSCRIPT, ARGV[11]) end
+if tonumber(ARGV[12]) > 0 then redis.call('HINCRBY', RUN, 'usage_prompt', ARGV[12]) end
+if tonumber(ARGV[13]) > 0 then redis.call('HINCRBY', RUN, 'usage_completion', ARGV[13]) end
+if ARGV[10] ~= '' then event('step', ARGV[10]) end
+return {C.ok}
+`);
+
+/**
+ * end: the final event of a terminal run, at most once per terminal episode (retry clears it).
+ * Returns {ok, event id} | {noop} (already ended, or not terminal) | {missing}.
+ */
+export const END_LUA = script(`
+local status = redis.call('HGET', RUN, 'status')
+if not status then return {C.missing, ''} end
+if not terminal(status) then return {C.noop, status} end
+if redis.call('HSETNX', RUN, 'ended', '1') == 0 then return {C.noop, status} end
+return {C.ok, event('end', '{"status":"' .. status .. '"}')}
+`);
+
+/**
+ * archived: the run's archive in its workspace is complete (record and every event,
+ * `end` included). Writes its listing entry and starts its retention: the run is due for
+ * `expire` after ARGV 7 ms; its keys also get a native TTL of twice that plus a minute, a
+ * safety net for a deployment whose workers stop sweeping. The idempotency key is kept no
+ * longer than the run. 0 = keep forever.
+ * ARGV  7 retention ms, 8 listing entry JSON
+ * Returns {ok} | {noop} (not ended, e.g. retried meanwhile) | {missing}.
+ */
+export const ARCHIVED_LUA = script(`
+local status = redis.call('HGET', RUN, 'status')
+if not status then return {C.missing, ''} end
+if not terminal(status) or redis.call('HGET', RUN, 'ended') ~= '1' then return {C.noop, status} end
+local tenant = redis.call('HGET', RUN, 'tenant')
+redis.call('HSET', RUN, 'archived', '1')
+redis.call('HSET', tenant_key(tenant, 'listing'), RUN_ID, ARGV[8])
+local keep = tonumber(ARGV[7])
+if keep > 0 then
+  redis.call('ZADD', EXPIRING, tonumber(NOW) + keep, tenant .. ' ' .. RUN_ID)
+  for _, k in ipairs(run_keys()) do
+    if redis.call('EXISTS', k) == 1 then redis.call('PEXPIRE', k, keep * 2 + 60000) end
+  end
+  local idem = redis.call('HGET', RUN, 'idem')
+  if idem then
+    local left = redis.call('PTTL', idem)
+    if left < 0 or left > keep then redis.call('PEXPIRE', idem, keep) end
+  end
 end
-if to == 'dead_lettered' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[10]) else redis.call('ZREM', KEYS[4], ARGV[10]) end
-local payload = '{"status":"' .. to .. '","previous":"' .. status .. '"'
-if ARGV[11] ~= '{}' then payload = payload .. ',' .. string.sub(ARGV[11], 2) else payload = payload .. '}' end
-ay_append(KEYS[2], KEYS[3], ARGV[8], ARGV[9], ARGV[3], 'status', payload)
-return {'ok', status, redis.call('HGET', KEYS[1], 'gen'), redis.call('HGET', KEYS[1], 'attempts')}
-`;
+return {C.ok}
+`);
 
 /**
- * checkpoint
- * KEYS  1 run hash, 2 steps hash, 3 event stream, 4 event seq, 5 transcript list
- * ARGV  1 step id, 2 step state JSON, 3 required generation ('' = any), 4 ts, 5 channel,
- *       6 stream maxlen, 7 event type ('' = no event), 8 event payload JSON,
- *       9 transcript message JSON to append ('' = none), 10 prompt tokens, 11 completion tokens
- * Returns 'stale' when the run was re-enqueued since this worker took it (its result must
- * not overwrite the newer attempt's), else the event id or 'ok'. A model turn's message
- * and token usage land together with its step, so a resumed run neither loses nor
- * repeats a turn.
+ * expire: Redis forgets a run whose retention is over. Deletes its keys, takes it out of
+ * every index but the tenant's run index and listing (which keep it listable from its
+ * archive), and drops its idempotency key.
+ * ARGV  7 tenant (from the expiring index, as the run hash may be gone already)
+ * Returns {ok} | {noop} (not due: retried since, or later).
  */
-export const CHECKPOINT_LUA = `${APPEND_EVENT_LUA}
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'gen') ~= ARGV[3] then return 'stale' end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-if ARGV[9] ~= '' then redis.call('RPUSH', KEYS[5], ARGV[9]) end
-if tonumber(ARGV[10]) > 0 then redis.call('HINCRBY', KEYS[1], 'usage_prompt', ARGV[10]) end
-if tonumber(ARGV[11]) > 0 then redis.call('HINCRBY', KEYS[1], 'usage_completion', ARGV[11]) end
-if ARGV[7] ~= '' then return ay_append(KEYS[3], KEYS[4], ARGV[5], ARGV[6], ARGV[4], ARGV[7], ARGV[8]) end
-return 'ok'
-`;
+export const EXPIRE_LUA = script(`
+local tenant = ARGV[7]
+local member = tenant .. ' ' .. RUN_ID
+local due = redis.call('ZSCORE', EXPIRING, member)
+if not due or tonumber(due) > tonumber(NOW) then return {C.noop, ''} end
+local status = redis.call('HGET', RUN, 'status')
+if status and not terminal(status) then
+  redis.call('ZREM', EXPIRING, member)
+  return {C.noop, status}
+end
+local idem = redis.call('HGET', RUN, 'idem')
+if idem then
+  local v = redis.call('GET', idem)
+  if v and string.sub(v, 1, #RUN_ID) == RUN_ID then redis.call('DEL', idem) end
+end
+for _, k in ipairs(run_keys()) do redis.call('DEL', k) end
+redis.call('ZREM', EXPIRING, member)
+redis.call('ZREM', QUEUED, RUN_ID)
+redis.call('ZREM', RUNNING, RUN_ID)
+redis.call('ZREM', DLQ, RUN_ID)
+redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
+return {C.ok}
+`);
 
-/**
- * decide: a person approves or rejects a step the run is waiting on; re-queues the run.
- * KEYS  1 run hash, 2 steps hash, 3 approvals hash, 4 event stream, 5 event seq, 6 queued zset
- * ARGV  1 step id, 2 decision JSON, 3 ts, 4 now ms, 5 channel, 6 stream maxlen, 7 run id,
- *       8 approval event payload JSON
- * Returns {'ok', gen} | {'invalid', run status} | {'no_step', ''} | {'decided', ''}.
- * HSETNX on the approvals hash makes the first decision final: a second one is refused.
- */
-export const DECIDE_LUA = `${APPEND_EVENT_LUA}
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'awaiting_approval' then return {'invalid', status or ''} end
-local raw = redis.call('HGET', KEYS[2], ARGV[1])
-if not raw then return {'no_step', ''} end
-if not string.find(raw, '"status":"awaiting_approval"', 1, true) then return {'decided', ''} end
-if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 0 then return {'decided', ''} end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[3], 'queued_at', ARGV[3])
-local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('ZADD', KEYS[6], ARGV[4], ARGV[7])
-ay_append(KEYS[4], KEYS[5], ARGV[5], ARGV[6], ARGV[3], 'approval', ARGV[8])
-ay_append(KEYS[4], KEYS[5], ARGV[5], ARGV[6], ARGV[3], 'status', '{"status":"queued","previous":"awaiting_approval"}')
-return {'ok', tostring(gen)}
-`;
-
-/**
- * end: the final event of a terminal run, emitted at most once per terminal episode
- * (a retry clears the flag).
- * KEYS  1 run hash, 2 event stream, 3 event seq
- * ARGV  1 ts, 2 channel, 3 stream maxlen
- * Returns the event id, or false when the run already ended or is not terminal.
- */
-export const END_LUA = `${APPEND_EVENT_LUA}
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'succeeded' and status ~= 'dead_lettered' and status ~= 'cancelled' then return false end
-if redis.call('HSETNX', KEYS[1], 'ended', '1') == 0 then return false end
-return ay_append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[1], 'end', '{"status":"' .. status .. '"}')
-`;
+/** Every script by the name its ioredis command gets. */
+export const RUN_SCRIPTS = {
+  ayRunCreate: CREATE_LUA,
+  ayRunStart: START_LUA,
+  ayRunPickup: PICKUP_LUA,
+  ayRunFinish: FINISH_LUA,
+  ayRunHandBack: HAND_BACK_LUA,
+  ayRunRecover: RECOVER_LUA,
+  ayRunAwaitApproval: AWAIT_APPROVAL_LUA,
+  ayRunDecide: DECIDE_LUA,
+  ayRunCancel: CANCEL_LUA,
+  ayRunRetry: RETRY_LUA,
+  ayRunCheckpoint: CHECKPOINT_LUA,
+  ayRunEnd: END_LUA,
+  ayRunArchived: ARCHIVED_LUA,
+  ayRunExpire: EXPIRE_LUA,
+} as const;
+export type RunScriptName = keyof typeof RUN_SCRIPTS;
+export const RUN_SCRIPT_KEYS = 8;

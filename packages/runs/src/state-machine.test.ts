@@ -11,8 +11,10 @@ describe('run state machine', () => {
     cancel: ['created', 'queued', 'running', 'failed', 'awaiting_approval'],
     retry: ['failed', 'dead_lettered', 'cancelled'],
     awaitApproval: ['running'],
-    approve: ['awaiting_approval'],
-    requeue: ['running'],
+    decide: ['awaiting_approval'],
+    handBack: ['running'],
+    recover: ['running'],
+    replay: ['dead_lettered'],
   };
 
   it.each(Object.keys(TRANSITIONS) as TransitionName[])('%s is allowed exactly from its listed statuses', (name) => {
@@ -25,6 +27,6 @@ describe('run state machine', () => {
     const exits = (s: RunStatus) => (Object.keys(TRANSITIONS) as TransitionName[]).filter((n) => canTransition(n, s));
     expect(exits('succeeded')).toEqual([]);
     expect(exits('cancelled')).toEqual(['retry']);
-    expect(exits('dead_lettered')).toEqual(['retry']);
+    expect(exits('dead_lettered')).toEqual(['retry', 'replay']);
   });
 });

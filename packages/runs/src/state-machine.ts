@@ -1,8 +1,9 @@
 import type { RunStatus } from '@agentyard/core';
 
 /**
- * Every allowed status change, by the name of what causes it. The run store applies them
- * atomically with their event; anything else is an `invalid_state` (409).
+ * The run engine's status-changing operations: where each may start from and where it
+ * leads. The scripts in scripts.ts enforce exactly these (run-store.test.ts checks every
+ * operation from every status against this table); anything else is an `invalid_state`.
  */
 export const TRANSITIONS = {
   start: { from: ['created'], to: 'queued' },
@@ -12,12 +13,17 @@ export const TRANSITIONS = {
   /** Retryable failure with attempts left: BullMQ brings it back after backoff. */
   fail: { from: ['running'], to: 'failed' },
   deadLetter: { from: ['queued', 'running', 'failed'], to: 'dead_lettered' },
+  /** A draining worker or a deferral hands the run back without spending an attempt. */
+  handBack: { from: ['running'], to: 'queued' },
+  /** The reconciler re-queues a running run whose worker and job are gone. */
+  recover: { from: ['running'], to: 'queued' },
+  awaitApproval: { from: ['running'], to: 'awaiting_approval' },
+  /** A person approves or rejects the step the run waits for. */
+  decide: { from: ['awaiting_approval'], to: 'queued' },
   cancel: { from: ['created', 'queued', 'running', 'failed', 'awaiting_approval'], to: 'cancelled' },
   retry: { from: ['failed', 'dead_lettered', 'cancelled'], to: 'queued' },
-  awaitApproval: { from: ['running'], to: 'awaiting_approval' },
-  approve: { from: ['awaiting_approval'], to: 'queued' },
-  /** A draining worker hands an unfinished run back without spending an attempt. */
-  requeue: { from: ['running'], to: 'queued' },
+  /** An operator's replay of a dead letter. */
+  replay: { from: ['dead_lettered'], to: 'queued' },
 } as const satisfies Record<string, { from: readonly RunStatus[]; to: RunStatus }>;
 
 export type TransitionName = keyof typeof TRANSITIONS;

@@ -48,7 +48,7 @@ export function createTenantSlots(opts: { redis: Redis; prefix: string; leaseMs?
       await opts.redis.zrem(k.tenantSlots(tenant), runId);
     },
     async noteWaiting(runId) {
-      return (await opts.redis.set(`${k.run(runId)}:slot-wait`, '1', 'EX', 60, 'NX')) === 'OK';
+      return (await opts.redis.set(k.slotWait(runId), '1', 'EX', 60, 'NX')) === 'OK';
     },
   };
 }

@@ -100,8 +100,7 @@ export async function runModelConversation(opts: {
     if (verdict === 'ask') {
       const attempts = current?.attempts ?? 0;
       await runner.record(step, { status: 'awaiting_approval', attempts }, { phase: 'awaiting_approval', attempt: attempts }, { order });
-      await events.append(runId, 'approval', { step_id: stepId, tool: name, args: step.args, phase: 'requested' });
-      throw new AwaitingApprovalError(stepId);
+      throw new AwaitingApprovalError({ step_id: stepId, tool: name, args: step.args });
     }
     if (verdict === 'rejected') {
       const comment = current?.approval?.comment;

@@ -7,17 +7,21 @@ export function createBasicTools(): ToolDefinition[] {
   return [
     defineTool({
       name: 'log',
-      description: 'Write a line to the run log.',
+      description: 'Write a line to the run log; repeat writes it that many times (for trying a chatty run).',
       args: z.strictObject({
         message: z.string().min(1).max(10_000),
         level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+        repeat: z.int().min(1).max(100_000).default(1),
       }),
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 10,
-      async run({ message, level }, ctx) {
-        await ctx.log(level, message);
-        return { logged: true };
+      async run({ message, level, repeat }, ctx) {
+        for (let i = 0; i < repeat; i++) {
+          if (ctx.signal.aborted) throw ctx.signal.reason;
+          await ctx.log(level, message);
+        }
+        return { logged: true, lines: repeat };
       },
     }),
     defineTool({

@@ -1,0 +1,103 @@
+import { NotFoundError, type Run, type RunEvent, type RunStatus } from '@agentyard/core';
+import type { EventLog } from '@agentyard/events';
+import { createArchiveReader, type ArchiveSource } from './run-archive';
+import { toRunView, truncateOutput, type StoredRun } from './run-codec';
+import type { ListingEntry, RunStore } from './run-store';
+
+/** A run as the API finds it: still in Redis, or only in its archive. */
+export type LocatedRun =
+  | { where: 'redis'; run: StoredRun; workspace_id: string; status: RunStatus }
+  | { where: 'archive'; listing: ListingEntry; workspace_id: string; status: RunStatus };
+
+/**
+ * Reads runs for the API whether Redis still holds them or retention moved them to their
+ * archive: a client never sees a run vanish. Redis answers first; a run it no longer knows
+ * is looked up in its tenant's listing, which names the workspace holding its archive.
+ */
+export function createRunReader(opts: {
+  store: RunStore;
+  events: EventLog;
+  /** The workspace of a run, scoped to its tenant. */
+  archiveSource(tenant: string, workspaceId: string): ArchiveSource;
+}) {
+  const { store, events } = opts;
+  const archiveOf = (tenant: string, listing: { workspace_id: string }) => createArchiveReader(opts.archiveSource(tenant, listing.workspace_id));
+
+  const locate = async (tenant: string, runId: string): Promise<LocatedRun> => {
+    const run = await store.get(runId);
+    if (run) {
+      if (run.doc.tenant !== tenant) throw new NotFoundError('run', runId);
+      return { where: 'redis', run, workspace_id: run.doc.workspace_id, status: run.status };
+    }
+    const listing = await store.listing(tenant, runId);
+    if (!listing) throw new NotFoundError('run', runId);
+    return { where: 'archive', listing, workspace_id: listing.workspace_id, status: listing.status };
+  };
+
+  /** The archived record as the contract shows a run: outputs truncated like a live view. */
+  const archivedView = async (tenant: string, runId: string, listing: ListingEntry): Promise<Run> => {
+    const record = (await archiveOf(tenant, listing).record(runId)) as Run | undefined;
+    if (!record) throw new NotFoundError('run', runId);
+    return {
+      ...record,
+      ...(record.result === undefined ? {} : { result: truncateOutput(record.result) }),
+      steps: record.steps.map((s) => (s.output === undefined ? s : { ...s, output: truncateOutput(s.output) })),
+    };
+  };
+
+  return {
+    locate,
+
+    async view(tenant: string, runId: string): Promise<Run> {
+      const found = await locate(tenant, runId);
+      return found.where === 'redis' ? toRunView(found.run) : archivedView(tenant, runId, found.listing);
+    },
+
+    /** Views of runs the tenant index lists but Redis forgot (for GET /agent/runs). */
+    async archivedViews(tenant: string, runIds: string[]): Promise<Map<string, Run>> {
+      const out = new Map<string, Run>();
+      await Promise.all(
+        runIds.map(async (id) => {
+          const listing = await store.listing(tenant, id);
+          if (listing) out.set(id, await archivedView(tenant, id, listing).catch(() => listingView(tenant, id, listing)));
+        }),
+      );
+      return out;
+    },
+
+    /** Event history after `after`, from Redis while it holds the run, else from the archive. */
+    async events(tenant: string, runId: string, q: { after?: string; limit: number }): Promise<{ status: RunStatus; events: RunEvent[] }> {
+      const found = await locate(tenant, runId);
+      const page =
+        found.where === 'redis'
+          ? await events.read(runId, q)
+          : await archiveOf(tenant, found.listing).events(runId, q);
+      return { status: found.status, events: page };
+    },
+
+    /** Where an archived run's history is read from, in the shape SSE replay takes. */
+    archivedHistory(tenant: string, listing: ListingEntry) {
+      const archive = archiveOf(tenant, listing);
+      return {
+        read: (runId: string, q: { after?: string; limit?: number } = {}) => archive.events(runId, q),
+        // The archive holds every event: nothing is ever trimmed from it.
+        isExpired: async () => false,
+      };
+    },
+  };
+}
+export type RunReader = ReturnType<typeof createRunReader>;
+
+/** When the archive cannot be read (storage down), a list still shows what the listing knows. */
+function listingView(tenant: string, id: string, l: ListingEntry): Run {
+  return {
+    id,
+    tenant,
+    status: l.status,
+    workspace_id: l.workspace_id,
+    created_at: l.created_at,
+    ...(l.finished_at ? { finished_at: l.finished_at } : {}),
+    archived: true,
+    steps: [],
+  } as unknown as Run;
+}
