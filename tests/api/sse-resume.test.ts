@@ -51,12 +51,12 @@ describe('SSE replay, resume and reset', () => {
     expect(res.events.map((e) => e.id)).toEqual(all.slice(3).map((e: { id: string }) => e.id));
   });
 
-  it('closes at once when resumed after the end event of a finished run', async () => {
+  it('answers 204 No Content when resumed after the end event of a finished run', async () => {
     const { body } = await stack.execute({ action: 'create', start: true, steps: chatty(1) });
     await stack.waitForStatus(body.run_id, ['succeeded']);
     const all = (await stack.api('GET', `/agent/logs/${body.run_id}`)).body.events;
     const res = await openSse(`${stack.baseUrl}/agent/logs/${body.run_id}/stream`, { token: TOKENS.acme, lastEventId: all.at(-1).id });
-    await res.closed;
+    expect(res.status).toBe(204);
     expect(res.events).toEqual([]);
   });
 

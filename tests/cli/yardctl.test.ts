@@ -158,6 +158,24 @@ describe('yardctl against a running stack', () => {
     }
   });
 
+  it('tails a run that was retried past its first end to the final one, exiting 0 for the run that then succeeded', async () => {
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      options: { max_attempts: 1 },
+      steps: [{ id: 'flaky', tool: 'fail', args: { message: 'first time only', retryable: true, times: 1 } }],
+    });
+    await stack.waitForStatus(body.run_id, ['dead_lettered']);
+    await stack.execute({ action: 'retry', run_id: body.run_id });
+    await stack.waitForStatus(body.run_id, ['succeeded']);
+    const r = await yardctl(['--json', 'logs', 'tail', body.run_id], env);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === 'end').map((e) => e.status)).toEqual(['dead_lettered', 'succeeded']);
+    const history = (await stack.api('GET', `/agent/logs/${body.run_id}`)).body.events;
+    expect(events.map((e) => e.id)).toEqual(history.map((e: { id: string }) => e.id));
+  });
+
   it('keeps tailing through a 503, waiting the Retry-After before it resumes', async () => {
     const created = JSON.parse((await yardctl(['--json', 'runs', 'create', '--steps', JSON.stringify([{ tool: 'log', args: { message: 'hi' } }]), '--wait'], env)).stdout);
     const front = await unavailableOnce(Number(new URL(stack.baseUrl).port));

@@ -19,6 +19,8 @@ export type Driver = 'fs' | 's3';
 
 export interface Stack {
   baseUrl: string;
+  /** The API's HTTP server (tests count the requests it sees). */
+  server: Server;
   config: Config;
   env: Record<string, string>;
   redis: TestRedis;
@@ -127,6 +129,7 @@ export async function startStack(
 
   const stack: Stack = {
     baseUrl,
+    server,
     config,
     env,
     redis,

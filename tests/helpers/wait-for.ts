@@ -23,3 +23,19 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }
+
+/**
+ * Poll for `forMs` that `fn` stays truthy; fail at once naming what happened. For showing
+ * that something does NOT happen (a reconnect, a second request) within a bounded window.
+ */
+export async function holdsFor(
+  fn: () => unknown | Promise<unknown>,
+  opts: { forMs: number; intervalMs?: number; label: string },
+): Promise<void> {
+  const deadline = Date.now() + opts.forMs;
+  for (;;) {
+    if (!(await fn())) throw new Error(`within ${opts.forMs} ms this stopped holding: ${opts.label}`);
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+}

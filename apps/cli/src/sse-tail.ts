@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 import { CliError, EXIT } from './cli-error';
 
 export interface StreamEvent {
@@ -7,9 +8,11 @@ export interface StreamEvent {
 }
 
 /**
- * Follows a run's SSE stream until its `end` event. A dropped connection, a 503 or a 429
- * rate_limited is resumed with Last-Event-ID after a backoff (at least the server's
- * Retry-After), so no event is printed twice or skipped.
+ * Follows a run's SSE stream until the server closes it after the run's final `end`
+ * (returned), or answers 204 to a resume after it (the last `end` seen is returned, if
+ * any). A dropped connection, a 503 or a 429 rate_limited is resumed with Last-Event-ID
+ * after a backoff (at least the server's Retry-After), so no event is printed twice or
+ * skipped.
  */
 export async function tailRun(opts: {
   apiUrl: string;
@@ -21,6 +24,7 @@ export async function tailRun(opts: {
   maxReconnects?: number;
 }): Promise<StreamEvent | undefined> {
   let last = opts.from;
+  let lastEnd: StreamEvent | undefined;
   let failures = 0;
   for (;;) {
     let res: Response;
@@ -34,6 +38,8 @@ export async function tailRun(opts: {
       await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** failures)));
       continue;
     }
+    // 204: this client already has the run's `end` (it dropped right after it, or `from` is it).
+    if (res.status === 204) return lastEnd;
     if (res.status !== 200 || !res.body) {
       const text = await res.text();
       // The API down for a moment (503, e.g. Redis restarting) or this tenant over its rate
@@ -47,37 +53,34 @@ export async function tailRun(opts: {
       }
       throw new CliError(`stream answered ${res.status}: ${text}`, res.status >= 500 ? EXIT.unavailable : EXIT.rejected);
     }
+    // A fresh parser per connection: half an event from a dropped one must not merge into
+    // the next. The server closes after the run's final `end`; an `end` followed by more
+    // events (the run was retried) is not the last word, so the close decides, not the event.
+    let endLast: StreamEvent | undefined;
+    const parser = createParser({
+      onEvent: (m) => {
+        const e: StreamEvent = { ...(m.id ? { id: m.id } : {}), event: m.event ?? 'message', data: JSON.parse(m.data) };
+        if (m.id) last = m.id;
+        failures = 0;
+        endLast = e.event === 'end' ? e : undefined;
+        if (endLast) lastEnd = endLast;
+        opts.onEvent(e);
+      },
+    });
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
-    let buf = '';
+    let closed = false;
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += decoder.decode(value, { stream: true });
-        let idx: number;
-        while ((idx = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, idx);
-          buf = buf.slice(idx + 2);
-          let id: string | undefined;
-          let event = 'message';
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id: ')) id = line.slice(4);
-            else if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (data.length === 0) continue;
-          const e: StreamEvent = { ...(id ? { id } : {}), event, data: JSON.parse(data.join('\n')) };
-          if (id) last = id;
-          failures = 0;
-          opts.onEvent(e);
-          if (event === 'end') return e;
-        }
+        parser.feed(decoder.decode(value, { stream: true }));
       }
+      closed = true;
     } catch {
       // the connection dropped mid-stream: resume below
     }
+    if (closed && endLast) return endLast;
     if (++failures > (opts.maxReconnects ?? 10)) throw new CliError('the stream kept dropping', EXIT.unavailable);
     opts.onReconnect?.(failures);
     await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** failures)));

@@ -3,3 +3,5 @@ export * from './append-event-lua';
 export * from './event-log';
 export * from './event-fanout';
 export { compareIds, STREAM_ID } from './event-codec';
+export * from './run-history';
+export * from './run-subscription';

@@ -52,16 +52,15 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     }
     await streamRun(
       {
-        events,
-        fanout: deps.fanout,
+        history: events,
+        live: deps.fanout,
         metrics: deps.metrics,
         heartbeatMs: deps.heartbeatMs ?? 15_000,
         ended: async (id) => (await store.get(id))?.ended ?? false,
       },
-      req,
       res,
       run.doc.id,
-      typeof cursor === 'string' ? cursor : undefined,
+      cursor,
     );
   });
 

@@ -1,4 +1,5 @@
 import { AgentyardError, type TokenUsage } from '@agentyard/core';
+import { createParser } from 'eventsource-parser';
 
 /**
  * A client for the OpenAI chat-completions protocol with tool calling, as served by
@@ -138,44 +139,49 @@ export function estimateTokens(messages: ChatMessage[]): number {
   return Math.ceil(JSON.stringify(messages).length / 4);
 }
 
+interface CompletionChunk {
+  choices?: { delta?: { content?: string | null; tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[] } }[];
+  usage?: CompletionJson['usage'];
+  error?: { message?: string };
+}
+
 async function readStream(res: Response, req: ChatRequest, onToken?: (t: string) => void): Promise<ChatResult> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buf = '';
   let content = '';
   const calls: { id: string; name: string; args: string }[] = [];
   let usage: CompletionJson['usage'];
+  const onChunk = (chunk: CompletionChunk) => {
+    if (chunk.error) throw new ModelError(`model stream error: ${chunk.error.message ?? 'unknown'}`, 200, true);
+    if (chunk.usage) usage = chunk.usage;
+    const delta = chunk.choices?.[0]?.delta;
+    if (delta?.content) {
+      content += delta.content;
+      onToken?.(delta.content);
+    }
+    for (const tc of delta?.tool_calls ?? []) {
+      const c = (calls[tc.index] ??= { id: '', name: '', args: '' });
+      if (tc.id) c.id = tc.id;
+      if (tc.function?.name) c.name += tc.function.name;
+      if (tc.function?.arguments) c.args += tc.function.arguments;
+    }
+  };
+  // What throws in onEvent (a stream error, a chunk that is not JSON) leaves feed() and so
+  // this function: the caller turns it into a retryable ModelError.
+  const parser = createParser({
+    onEvent: ({ data }) => {
+      const text = data.trim();
+      if (text !== '' && text !== '[DONE]') onChunk(JSON.parse(text) as CompletionChunk);
+    },
+  });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    buf += decoder.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line.startsWith('data:')) continue;
-      const data = line.slice(5).trim();
-      if (data === '[DONE]') continue;
-      const chunk = JSON.parse(data) as {
-        choices?: { delta?: { content?: string | null; tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[] } }[];
-        usage?: CompletionJson['usage'];
-        error?: { message?: string };
-      };
-      if (chunk.error) throw new ModelError(`model stream error: ${chunk.error.message ?? 'unknown'}`, 200, true);
-      if (chunk.usage) usage = chunk.usage;
-      const delta = chunk.choices?.[0]?.delta;
-      if (delta?.content) {
-        content += delta.content;
-        onToken?.(delta.content);
-      }
-      for (const tc of delta?.tool_calls ?? []) {
-        const c = (calls[tc.index] ??= { id: '', name: '', args: '' });
-        if (tc.id) c.id = tc.id;
-        if (tc.function?.name) c.name += tc.function.name;
-        if (tc.function?.arguments) c.args += tc.function.arguments;
-      }
-    }
+    parser.feed(decoder.decode(value, { stream: true }));
   }
+  // A server that ends on a complete `data:` line without the blank line after it still
+  // counts; a line cut off mid-way stays unread, as before.
+  parser.feed(`${decoder.decode()}\n`);
   const toolCalls: ToolCall[] = calls
     .filter(Boolean)
     .map((c, i) => ({ id: c.id || `call_${i}`, type: 'function', function: { name: c.name, arguments: c.args } }));
