@@ -17,6 +17,8 @@ export function runKeys(prefix: string) {
     dlq: `${prefix}dlq`,
     /** Queued run ids, scored by when they were queued: gives the oldest waiting age cheaply. */
     queued: `${prefix}queued`,
+    /** Hash of terminal status → runs that ended with it; bumped by the script that emits `end`. */
+    finished: `${prefix}stats:finished`,
     /** Ended runs whose workspace archive could not be written yet (storage was down). */
     archivePending: `${prefix}archive:pending`,
   };

@@ -4,6 +4,7 @@ import {
   NotFoundError,
   UnprocessableError,
   InvalidStateError,
+  RUN_ID_PATTERN,
   type ApprovalDecision,
   type DynamicStep,
   type ErrorData,
@@ -13,7 +14,7 @@ import {
   type TokenUsage,
 } from '@agentyard/core';
 import { eventKeys } from '@agentyard/events';
-import { decodeRun, type RunDoc, type StoredRun } from './run-codec';
+import { decodeRun, stepStates, type RunDoc, type StoredRun } from './run-codec';
 import { runKeys } from './keys';
 import { CHECKPOINT_LUA, CREATE_LUA, DECIDE_LUA, END_LUA, TRANSITION_LUA } from './scripts';
 import { TRANSITIONS, type TransitionName } from './state-machine';
@@ -78,6 +79,8 @@ export interface RunStore {
   end(runId: string): Promise<boolean>;
   dlq(q: { limit: number; offset?: number }): Promise<{ runId: string; at: number }[]>;
   dlqSize(): Promise<number>;
+  /** Runs that ended, by terminal status, counted once per end (a retried run ends again). */
+  finishedCounts(): Promise<Record<string, number>>;
   oldestQueued(): Promise<{ runId: string; at: number } | undefined>;
   /** Remembers runs whose archive is still to be written. */
   markArchivePending(runIds: string[]): Promise<void>;
@@ -109,10 +112,12 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     redis.defineCommand('ayTransition', { numberOfKeys: 5, lua: TRANSITION_LUA });
     redis.defineCommand('ayCheckpoint', { numberOfKeys: 5, lua: CHECKPOINT_LUA });
     redis.defineCommand('ayDecide', { numberOfKeys: 6, lua: DECIDE_LUA });
-    redis.defineCommand('ayEnd', { numberOfKeys: 3, lua: END_LUA });
+    redis.defineCommand('ayEnd', { numberOfKeys: 4, lua: END_LUA });
   }
 
   const get = async (runId: string): Promise<StoredRun | undefined> => {
+    // `run_x:steps` would name another key of the same run (WRONGTYPE, or another run's data).
+    if (!RUN_ID_PATTERN.test(runId)) return undefined;
     const [[, hash], [, steps], [, approvals]] = (await redis
       .multi()
       .hgetall(k.run(runId))
@@ -152,7 +157,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
         ...(opts.start ? { status: 'queued' as const, gen: 1, queued_at: ts } : { status: 'created' as const, gen: 0 }),
         attempts: 0,
         ended: false,
-        steps: Object.fromEntries(doc.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0 }])),
+        steps: stepStates(doc.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0 }] as const)),
         dynamicSteps: [],
         usage: { prompt_tokens: 0, completion_tokens: 0 },
       };
@@ -244,7 +249,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
 
     async end(runId) {
       const ev = eventKeys(prefix, runId);
-      const r = await redis.ayEnd(k.run(runId), ev.stream, ev.seq, new Date(now()).toISOString(), ev.channel, maxLen);
+      const r = await redis.ayEnd(k.run(runId), ev.stream, ev.seq, k.finished, new Date(now()).toISOString(), ev.channel, maxLen);
       return typeof r === 'string';
     },
 
@@ -256,6 +261,11 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     },
 
     dlqSize: () => redis.zcard(k.dlq),
+
+    async finishedCounts() {
+      const raw = await redis.hgetall(k.finished);
+      return Object.fromEntries(Object.entries(raw).map(([status, n]) => [status, Number(n)]));
+    },
 
     async oldestQueued() {
       const [runId, at] = await redis.zrange(k.queued, 0, 0, 'WITHSCORES');

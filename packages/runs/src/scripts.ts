@@ -123,7 +123,7 @@ return {'ok', tostring(gen)}
 /**
  * end: the final event of a terminal run, emitted at most once per terminal episode
  * (a retry clears the flag).
- * KEYS  1 run hash, 2 event stream, 3 event seq
+ * KEYS  1 run hash, 2 event stream, 3 event seq, 4 finished counts (status → runs ended with it)
  * ARGV  1 ts, 2 channel, 3 stream maxlen
  * Returns the event id, or false when the run already ended or is not terminal.
  */
@@ -131,5 +131,6 @@ export const END_LUA = `${APPEND_EVENT_LUA}
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'succeeded' and status ~= 'dead_lettered' and status ~= 'cancelled' then return false end
 if redis.call('HSETNX', KEYS[1], 'ended', '1') == 0 then return false end
+redis.call('HINCRBY', KEYS[4], status, 1)
 return ay_append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[1], 'end', '{"status":"' .. status .. '"}')
 `;
