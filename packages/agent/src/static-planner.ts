@@ -21,7 +21,8 @@ export class StaticPlanner implements Planner {
   /** Outputs of the steps nothing depends on: what the plan produced. */
   result(outputOf: (stepId: string) => unknown): Record<string, unknown> {
     const needed = new Set(this.steps.flatMap((s) => s.needs));
-    const out: Record<string, unknown> = {};
+    // No prototype: a step id like `constructor` is an ordinary key of the result.
+    const out = Object.create(null) as Record<string, unknown>;
     for (const s of this.steps) if (!needed.has(s.id)) out[s.id] = outputOf(s.id);
     return out;
   }

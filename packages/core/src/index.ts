@@ -5,3 +5,4 @@ export * from './requests';
 export * from './events';
 export * from './dag';
 export * from './zod-issues';
+export * from './nesting';

@@ -59,9 +59,56 @@ export type CancelRunRequest = z.infer<typeof CancelRunRequest>;
 export type RetryRunRequest = z.infer<typeof RetryRunRequest>;
 export type DecideRequest = z.infer<typeof DecideRequest>;
 
+/**
+ * An integer query parameter written in plain decimal digits. `Number()`-style coercion
+ * would take `1.5`, `1e20`, `0x10` or `?limit=1&limit=2` (an array) and hand Redis a value it
+ * refuses with a 500; here each is a 400 naming the parameter.
+ */
+export function queryInt(min: number, max: number, fallback: number) {
+  return z
+    .string({ error: `an integer from ${min} to ${max}` })
+    .regex(/^\d{1,16}$/, `an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.int().min(min, `an integer from ${min} to ${max}`).max(max, `an integer from ${min} to ${max}`))
+    .default(fallback);
+}
+
+/**
+ * The cursor of `GET /agent/runs` is the id of the last run of the previous page: run ids sort
+ * by creation time, so the next page starts just below it. Clients treat it as opaque.
+ */
 export const ListRunsQuery = z.strictObject({
   status: z.enum(['created', 'queued', 'running', 'awaiting_approval', 'failed', 'succeeded', 'dead_lettered', 'cancelled']).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().regex(/^\d+:run_[0-9a-z]{26}$/, 'not a cursor returned by this endpoint').optional(),
+  limit: queryInt(1, 200, 50),
+  cursor: z.string({ error: 'not a cursor returned by this endpoint' }).regex(RUN_ID_PATTERN, 'not a cursor returned by this endpoint').optional(),
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
+
+/** Offsets past this are refused: no DLQ holds a billion entries, and Redis wants an int64. */
+export const MAX_DLQ_OFFSET = 1_000_000_000;
+
+export const DlqQuery = z.strictObject({
+  limit: queryInt(1, 1000, 100),
+  offset: queryInt(0, MAX_DLQ_OFFSET, 0),
+});
+export type DlqQuery = z.infer<typeof DlqQuery>;
+
+/** A Redis Stream entry id (`1700000000000-0`), the cursor of the event history. */
+export const EVENT_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
+
+export const LogsQuery = z.strictObject({
+  after: z.string({ error: 'not an event id (e.g. 1700000000000-0)' }).regex(EVENT_ID_PATTERN, 'not an event id (e.g. 1700000000000-0)').optional(),
+  limit: queryInt(1, 1000, 500),
+});
+export type LogsQuery = z.infer<typeof LogsQuery>;
+
+/**
+ * `prefix` and `cursor` are workspace paths (the cursor is the last path of the previous page);
+ * their path rules live in the workspace package, which the route applies after this.
+ */
+export const FilesQuery = z.strictObject({
+  prefix: z.string({ error: 'a workspace directory' }).max(1024).default(''),
+  limit: queryInt(1, 10_000, 1000),
+  cursor: z.string({ error: 'not a cursor returned by this endpoint' }).min(1).max(1024).optional(),
+});
+export type FilesQuery = z.infer<typeof FilesQuery>;

@@ -1,6 +1,7 @@
 export * from './keys';
 export * from './state-machine';
 export * from './run-codec';
+export * from './run-list-view';
 export * from './run-store';
 export * from './run-archive';
 export * from './run-finalizer';

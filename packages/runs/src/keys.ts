@@ -37,6 +37,8 @@ export function runKeys(prefix: string) {
     running: `${prefix}running`,
     /** `<tenant> <run id>` of archived runs, scored by when their retention ends. */
     expiring: `${prefix}expiring`,
+    /** Hash of terminal status → runs that ended with it; bumped by the script that emits `end`. */
+    finished: `${prefix}stats:finished`,
     /** Ended runs whose workspace archive could not be written yet (storage was down). */
     archivePending: `${prefix}archive:pending`,
     /** Lease of the one worker that reconciles at a time. */

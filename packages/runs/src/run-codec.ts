@@ -24,11 +24,24 @@ export interface StoredRun {
   error?: ErrorData;
   result?: unknown;
   ended: boolean;
+  /** By step id, without a prototype: see `stepStates`. */
   steps: Record<string, StepState>;
   /** Steps the model planner added, in order. */
   dynamicSteps: DynamicStep[];
   usage: TokenUsage;
 }
+
+/**
+ * A step-state map with no prototype. Step ids are user input: on a plain object, an id such as
+ * `constructor` or `toString` finds the inherited function, and `__proto__` cannot be a key at all.
+ */
+export function stepStates(entries: Iterable<readonly [string, StepState]> = []): Record<string, StepState> {
+  const out = Object.create(null) as Record<string, StepState>;
+  for (const [id, state] of entries) out[id] = state;
+  return out;
+}
+
+const own = (o: Record<string, string>, key: string): string | undefined => (Object.hasOwn(o, key) ? o[key] : undefined);
 
 export function decodeRun(
   hash: Record<string, string>,
@@ -38,11 +51,12 @@ export function decodeRun(
   if (!hash.doc || !hash.status) return undefined;
   const doc = JSON.parse(hash.doc) as RunDoc;
   const planned = new Set(doc.steps.map((s) => s.id));
-  const steps: Record<string, StepState> = {};
+  const steps = stepStates();
   const dynamicSteps: DynamicStep[] = [];
   for (const [id, raw] of Object.entries(stepsHash)) {
     const state = JSON.parse(raw) as StepState & Partial<DynamicStep>;
-    if (approvals[id]) state.approval = JSON.parse(approvals[id]) as ApprovalDecision;
+    const approval = own(approvals, id);
+    if (approval) state.approval = JSON.parse(approval) as ApprovalDecision;
     steps[id] = state;
     if (!planned.has(id) && state.tool !== undefined) dynamicSteps.push({ ...(state as DynamicStep), id });
   }
@@ -74,19 +88,33 @@ export function truncateOutput(output: unknown, limit = OUTPUT_VIEW_LIMIT): unkn
   return { truncated: true, size: json.length, preview: json.slice(0, limit) };
 }
 
-export function stepView(step: PlannedStep, state: StepState | undefined, truncate = true): StepView {
+/** How much of each big value a view keeps; `undefined` keeps the value whole. */
+export interface ViewLimits {
+  args?: number;
+  output?: number;
+}
+
+export function stepView(step: PlannedStep, state: StepState | undefined, truncate = true, limits: ViewLimits = {}): StepView {
   const s: StepState = state ?? { status: 'pending', attempts: 0 };
   const view: StepView = { ...step, ...s };
-  if (truncate && s.output !== undefined) view.output = truncateOutput(s.output);
+  if (truncate && s.output !== undefined) view.output = truncateOutput(s.output, limits.output);
+  if (truncate && limits.args !== undefined) view.args = truncateOutput(step.args, limits.args) as Record<string, unknown>;
   return view;
 }
 
-/** The run as the HTTP contract shows it. */
-export const toRunView = (r: StoredRun): Run => runView(r, true);
-/** The same with outputs whole: what the archive keeps. */
-export const toFullRunView = (r: StoredRun): Run => runView(r, false);
+/**
+ * The run as the HTTP contract shows it. Outputs and the result are cut at OUTPUT_VIEW_LIMIT;
+ * args are kept whole (they came in one request body, so API_BODY_LIMIT bounds them) unless
+ * `limits.args` says otherwise, as list views do (see run-list-view.ts).
+ */
+export function toRunView(r: StoredRun, limits: ViewLimits = {}): Run {
+  return runView(r, limits);
+}
 
-function runView(r: StoredRun, truncate: boolean): Run {
+/** The run with every output whole: what its archive keeps (run.json). */
+export const toFullRunView = (r: StoredRun): Run => runView(r, { output: Number.POSITIVE_INFINITY });
+
+function runView(r: StoredRun, limits: ViewLimits): Run {
   return {
     id: r.doc.id,
     tenant: r.doc.tenant,
@@ -100,13 +128,13 @@ function runView(r: StoredRun, truncate: boolean): Run {
     ...(r.started_at ? { started_at: r.started_at } : {}),
     ...(r.finished_at ? { finished_at: r.finished_at } : {}),
     ...(r.error ? { error: r.error } : {}),
-    ...(r.result === undefined ? {} : { result: truncate ? truncateOutput(r.result) : r.result }),
+    ...(r.result === undefined ? {} : { result: truncateOutput(r.result, limits.output) }),
     ...(r.usage.prompt_tokens + r.usage.completion_tokens > 0
       ? { usage: { ...r.usage, total_tokens: r.usage.prompt_tokens + r.usage.completion_tokens } }
       : {}),
     steps: [
-      ...r.doc.steps.map((s) => stepView(s, r.steps[s.id], truncate)),
-      ...r.dynamicSteps.map(({ order: _order, ...d }) => stepView(d, d, truncate)),
+      ...r.doc.steps.map((s) => stepView(s, r.steps[s.id], true, limits)),
+      ...r.dynamicSteps.map(({ order: _order, ...d }) => stepView(d, d, true, limits)),
     ],
   };
 }

@@ -5,6 +5,7 @@ import {
   UnprocessableError,
   InvalidStateError,
   QueueFullError,
+  RUN_ID_PATTERN,
   type ApprovalDecision,
   type DynamicStep,
   type ErrorData,
@@ -14,7 +15,7 @@ import {
   type TokenUsage,
 } from '@agentyard/core';
 import { eventKeys } from '@agentyard/events';
-import { decodeRun, type RunDoc, type StoredRun } from './run-codec';
+import { decodeRun, stepStates, type RunDoc, type StoredRun } from './run-codec';
 import { runKeys } from './keys';
 import { RUN_CODES, RUN_SCRIPTS, RUN_SCRIPT_KEYS, type RunScriptName } from './scripts';
 
@@ -106,6 +107,8 @@ export interface RunStore {
   transcript(runId: string): Promise<unknown[]>;
   dlq(q: { limit: number; offset?: number }): Promise<{ runId: string; at: number }[]>;
   dlqSize(): Promise<number>;
+  /** Runs that ended, by terminal status, counted once per end (a retried run ends again). */
+  finishedCounts(): Promise<Record<string, number>>;
   oldestQueued(): Promise<{ runId: string; at: number } | undefined>;
   /** Runs queued (or running) since before `beforeMs`, oldest first: the reconciler's scan. */
   queuedSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
@@ -166,6 +169,8 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
   };
 
   const get = async (runId: string): Promise<StoredRun | undefined> => {
+    // `run_x:steps` would name another key of the same run (WRONGTYPE, or another run's data).
+    if (!RUN_ID_PATTERN.test(runId)) return undefined;
     const [[, hash], [, steps], [, approvals]] = (await redis
       .multi()
       .hgetall(k.run(runId))
@@ -213,7 +218,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
         ...(o.start ? { status: 'queued' as const, gen: 1, queued_at: at } : { status: 'created' as const, gen: 0 }),
         attempts: 0,
         ended: false,
-        steps: Object.fromEntries(doc.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0 }])),
+        steps: stepStates(doc.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0 }] as const)),
         dynamicSteps: [],
         usage: { prompt_tokens: 0, completion_tokens: 0 },
       };
@@ -358,6 +363,11 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     },
 
     dlqSize: () => redis.zcard(k.dlq),
+
+    async finishedCounts() {
+      const raw = await redis.hgetall(k.finished);
+      return Object.fromEntries(Object.entries(raw).map(([status, n]) => [status, Number(n)]));
+    },
 
     async oldestQueued() {
       const [runId, at] = await redis.zrange(k.queued, 0, 0, 'WITHSCORES');

@@ -305,7 +305,8 @@ return {C.ok}
 `);
 
 /**
- * end: the final event of a terminal run, at most once per terminal episode (retry clears it).
+ * end: the final event of a terminal run, at most once per terminal episode (retry clears it),
+ * counted in the deployment's runs-finished-by-status hash (queue stats' `completed`).
  * Returns {ok, event id} | {noop} (already ended, or not terminal) | {missing}.
  */
 export const END_LUA = script(`
@@ -313,6 +314,7 @@ local status = redis.call('HGET', RUN, 'status')
 if not status then return {C.missing, ''} end
 if not terminal(status) then return {C.noop, status} end
 if redis.call('HSETNX', RUN, 'ended', '1') == 0 then return {C.noop, status} end
+redis.call('HINCRBY', PREFIX .. 'stats:finished', status, 1)
 return {C.ok, event('end', '{"status":"' .. status .. '"}')}
 `);
 

@@ -1,6 +1,6 @@
 export type { Workspace, WorkspaceEntry, ListPage, ListOptions, WriteOptions } from './workspace';
 export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './workspace';
-export { pathProblem, normalisePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from './normalise-path';
+export { pathProblem, listPrefixProblem, normaliseListPrefix, normalisePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from './normalise-path';
 export { workspaceRoot, scopeWorkspace } from './scope-workspace';
 export { FsWorkspace, type FsWorkspaceOptions } from './fs-workspace';
 export { S3Workspace, type S3WorkspaceOptions } from './s3-workspace';

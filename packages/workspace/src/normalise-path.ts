@@ -57,6 +57,12 @@ export function normalisePath(p: string, field = 'path'): string {
   return n.path;
 }
 
+/** Why `p` is not a valid directory to list (`''` and `'.'` are the root), or undefined. Pure. */
+export function listPrefixProblem(p: string): string | undefined {
+  const n = normalise(p);
+  return n.problem === EMPTY ? undefined : n.problem;
+}
+
 /**
  * A list prefix: `''` (or anything that normalises to nothing, like `'.'` or `'./'`) means
  * the whole workspace; anything else must be a valid path and names a directory-like prefix.

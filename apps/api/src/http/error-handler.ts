@@ -2,21 +2,53 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AgentyardError, NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError } from '@agentyard/core';
 import type { Logger } from '@agentyard/observability';
 
-/** body-parser reports its failures as errors with a `type`; map them to the contract. */
-function fromBodyParser(err: { type?: string; message?: string; limit?: number }): AgentyardError | undefined {
+/**
+ * body-parser (and raw-body under it) reports its failures as http-errors with a `type`; each
+ * is the client's doing, so each maps to a 4xx in the envelope. The types, from body-parser
+ * 2.x lib/read.js and lib/types/*.js and raw-body 3.x: entity.parse.failed,
+ * entity.verify.failed, entity.too.large, request.size.invalid, request.aborted,
+ * encoding.unsupported, charset.unsupported, parameters.too.many, stream.encoding.set,
+ * stream.not.readable. A body that says `Content-Encoding: gzip` (or deflate, br) but is not
+ * compressed fails in zlib and arrives with no type, only status 400 and a `Z_...` code.
+ */
+type BodyParserError = { type?: string; message?: string; limit?: number; status?: number; statusCode?: number; expose?: boolean; code?: string };
+
+function fromBodyParser(err: BodyParserError, contentEncoding: string | undefined): AgentyardError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
   switch (err.type) {
     case 'entity.parse.failed':
       return ValidationError.field('body', `not valid JSON: ${err.message ?? 'parse error'}`);
+    case 'entity.verify.failed':
+      return ValidationError.field('body', err.message ?? 'the body failed verification');
     case 'entity.too.large':
       return new PayloadTooLargeError(`request body is larger than the limit of ${err.limit ?? '?'} bytes`);
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return ValidationError.field('body', err.message ?? 'unsupported encoding');
+    case 'request.size.invalid':
+      return ValidationError.field('body', 'the body is not as long as its Content-Length says');
     case 'request.aborted':
       return ValidationError.field('body', 'request was aborted by the client');
-    default:
-      return undefined;
+    case 'encoding.unsupported':
+      return ValidationError.field('Content-Encoding', `${err.message ?? 'unsupported content encoding'}; use gzip, deflate, br or none`);
+    case 'charset.unsupported':
+      return ValidationError.field('Content-Type', `${err.message ?? 'unsupported charset'}; send UTF-8`);
+    case 'parameters.too.many':
+      return ValidationError.field('body', 'too many parameters');
+    case 'stream.encoding.set':
+    case 'stream.not.readable':
+      // Only a middleware reading the body before the parser causes these; still the request's
+      // body that could not be read, and never worth a 500 to the client.
+      return ValidationError.field('body', 'the request body could not be read');
   }
+  // Any other error body-parser (http-errors) marked as the client's fault.
+  const status = err.status ?? err.statusCode;
+  if (err.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    // zlib's (Z_DATA_ERROR) or brotli's (ERR__ERROR_FORMAT_...) complaint about the body.
+    const encoded = contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity';
+    if (encoded || (typeof err.code === 'string' && err.code.startsWith('Z_'))) {
+      return ValidationError.field('Content-Encoding', `the body is not encoded as its Content-Encoding says (${err.message ?? err.code})`);
+    }
+    return status === 413 ? new PayloadTooLargeError(err.message ?? 'request body too large') : ValidationError.field('body', err.message ?? 'bad request body');
+  }
+  return undefined;
 }
 
 /** The router could not percent-decode a path parameter (`/agent/runs/%E0%A4%A`). */
@@ -40,7 +72,7 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AgentyardError;
     if (err instanceof AgentyardError) e = err;
-    else e = fromBodyParser(err) ?? fromBadPath(err) ?? (isDependencyDown(err) ? new UnavailableError('a dependency (Redis or storage) is unavailable', err) : undefined) ?? new AgentyardError('internal', 'internal error', { status: 500 });
+    else e = fromBodyParser(err, req.get('content-encoding')) ?? fromBadPath(err) ?? (isDependencyDown(err) ? new UnavailableError('a dependency (Redis or storage) is unavailable', err) : undefined) ?? new AgentyardError('internal', 'internal error', { status: 500 });
     if (e.status >= 500) (req.log ?? logger).error({ err }, 'request failed');
     if (res.headersSent) {
       res.end();

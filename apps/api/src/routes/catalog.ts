@@ -1,6 +1,8 @@
 import { Router } from 'express';
-import { toRunView } from '@agentyard/runs';
+import { DlqQuery, parseOrThrow } from '@agentyard/core';
+import { toListView } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
+import { runIdParam } from '../http/run-id';
 import type { RunCommands } from '../run-commands';
 
 /** Tool catalog and queue statistics: read-only views any tenant may see. */
@@ -19,11 +21,12 @@ export function catalogRouter(deps: ApiDeps): Router {
 }
 
 export async function queueStats(deps: Pick<ApiDeps, 'queue' | 'store' | 'workers'>) {
-  const [counts, dead, oldest, live] = await Promise.all([
+  const [counts, dead, oldest, live, finished] = await Promise.all([
     deps.queue.counts(),
     deps.store.dlqSize(),
     deps.store.oldestQueued(),
     deps.workers.list(),
+    deps.store.finishedCounts(),
   ]);
   // `waiting` counts every job not yet started, prioritized ones included: every run has a
   // priority, so BullMQ keeps most of them in its prioritized set rather than its wait list.
@@ -34,7 +37,9 @@ export async function queueStats(deps: Pick<ApiDeps, 'queue' | 'store' | 'worker
     prioritized: counts.prioritized,
     failed: counts.failed,
     dead_lettered: dead,
-    completed: counts.completed,
+    // Runs that ended succeeded, counted by the run store when it emits their `end`. BullMQ's own
+    // completed count is always 0 here: jobs are removed when they complete.
+    completed: finished.succeeded ?? 0,
     // Registered, heartbeating workers (BullMQ's own count only sees open connections).
     workers: live.length,
     oldest_waiting_age_ms: oldest ? Math.max(0, Date.now() - oldest.at) : 0,
@@ -45,8 +50,7 @@ export async function queueStats(deps: Pick<ApiDeps, 'queue' | 'store' | 'worker
 export function adminRouter(deps: ApiDeps, commands: RunCommands): Router {
   const r = Router();
   r.get('/admin/dlq', async (req, res) => {
-    const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
-    const offset = Math.max(Number(req.query.offset ?? 0) || 0, 0);
+    const { limit, offset } = parseOrThrow(DlqQuery, req.query);
     const entries = await deps.store.dlq({ limit, offset });
     const runs = await Promise.all(entries.map((e) => deps.store.get(e.runId)));
     res.json({
@@ -54,13 +58,14 @@ export function adminRouter(deps: ApiDeps, commands: RunCommands): Router {
       dead_letters: entries.flatMap((e, i) => {
         const run = runs[i];
         if (!run) return [];
-        const v = toRunView(run);
+        // A list view, bounded like GET /agent/runs (run-list-view.ts).
+        const v = toListView(run);
         return [{ run_id: e.runId, tenant: v.tenant, dead_lettered_at: new Date(e.at).toISOString(), attempts: v.attempts, error: v.error, run: v }];
       }),
     });
   });
   r.post('/admin/dlq/:run_id/replay', async (req, res) => {
-    const { run } = await commands.replay(req.params.run_id ?? '');
+    const { run } = await commands.replay(runIdParam(req.params.run_id));
     res.status(202).json({ run_id: run.doc.id, status: run.status });
   });
   return r;

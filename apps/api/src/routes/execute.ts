@@ -2,8 +2,10 @@ import { Router } from 'express';
 import {
   EXECUTE_ACTIONS,
   ExecuteRequestSchemas,
+  MAX_BODY_DEPTH,
   ValidationError,
   parseOrThrow,
+  tooDeepAt,
   type CreateRunRequest,
 } from '@agentyard/core';
 import { toRunView } from '@agentyard/runs';
@@ -22,10 +24,14 @@ export function executeRouter(commands: RunCommands, metrics: ApiMetrics): Route
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw ValidationError.field('body', 'expected a JSON object (Content-Type: application/json)');
     }
+    const deep = tooDeepAt(body);
+    if (deep !== undefined) throw ValidationError.field(deep, `nested deeper than ${MAX_BODY_DEPTH} levels`);
     const action = (body as { action?: unknown }).action;
     if (action === undefined) throw ValidationError.field('action', `required: one of ${EXECUTE_ACTIONS.join(', ')}`);
     if (typeof action !== 'string' || !(EXECUTE_ACTIONS as readonly string[]).includes(action)) {
-      throw ValidationError.field('action', `unknown action ${JSON.stringify(action)}; expected one of ${EXECUTE_ACTIONS.join(', ')}`);
+      // Only a string is quoted back: echoing any other value could be a megabyte of JSON.
+      const got = typeof action === 'string' ? JSON.stringify(action.slice(0, 100)) : `of type ${Array.isArray(action) ? 'array' : action === null ? 'null' : typeof action}`;
+      throw ValidationError.field('action', `unknown action ${got}; expected one of ${EXECUTE_ACTIONS.join(', ')}`);
     }
     const a = action as (typeof EXECUTE_ACTIONS)[number];
     switch (a) {

@@ -1,8 +1,9 @@
 import { Router } from 'express';
-import { ValidationError } from '@agentyard/core';
-import { normalisePath, scopeWorkspace, workspaceRoot } from '@agentyard/workspace';
+import { FilesQuery, parseOrThrow } from '@agentyard/core';
+import { normaliseListPrefix, normalisePath, scopeWorkspace, workspaceRoot } from '@agentyard/workspace';
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
+import { runIdParam } from '../http/run-id';
 
 const TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
@@ -16,24 +17,24 @@ const TYPES: Record<string, string> = {
 
 export function filesRouter(deps: ApiDeps): Router {
   const r = Router();
-  const runWorkspace = async (tenant: string, runId: string) => {
-    const run = await deps.store.getForTenant(tenant, runId);
+  const runWorkspace = async (tenant: string, rawId: string | string[] | undefined) => {
+    const run = await deps.store.getForTenant(tenant, runIdParam(rawId));
     return { run, ws: scopeWorkspace(deps.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id)) };
   };
 
   r.get('/agent/runs/:run_id/files', async (req, res) => {
-    const { run, ws } = await runWorkspace(authOf(res).tenant, req.params.run_id ?? '');
-    const prefix = typeof req.query.prefix === 'string' ? req.query.prefix : '';
-    if (prefix !== '') normalisePath(prefix, 'prefix');
-    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw ValidationError.field('limit', 'an integer from 1 to 10000');
-    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
-    const page = await ws.list(prefix, { limit, ...(cursor ? { cursor } : {}) });
+    const runId = runIdParam(req.params.run_id);
+    const q = parseOrThrow(FilesQuery, req.query);
+    const prefix = normaliseListPrefix(q.prefix, 'prefix');
+    // The cursor is the last path of the previous page, so it follows the path rules too.
+    const cursor = q.cursor === undefined ? undefined : normalisePath(q.cursor, 'cursor');
+    const { run, ws } = await runWorkspace(authOf(res).tenant, runId);
+    const page = await ws.list(prefix, { limit: q.limit, ...(cursor ? { cursor } : {}) });
     res.json({ run_id: run.doc.id, workspace_id: run.doc.workspace_id, ...page });
   });
 
   r.get('/agent/runs/:run_id/files/*path', async (req, res) => {
-    const { ws } = await runWorkspace(authOf(res).tenant, req.params.run_id ?? '');
+    const { ws } = await runWorkspace(authOf(res).tenant, req.params.run_id);
     const raw = (req.params as unknown as { path: string[] | string }).path;
     const path = normalisePath(Array.isArray(raw) ? raw.join('/') : raw, 'path');
     const body = await ws.read(path);

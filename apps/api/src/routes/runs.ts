@@ -1,13 +1,11 @@
 import { Router, type RequestHandler } from 'express';
-import { ListRunsQuery, ValidationError, parseOrThrow } from '@agentyard/core';
+import { ListRunsQuery, LogsQuery, ValidationError, parseOrThrow } from '@agentyard/core';
 import { STREAM_ID } from '@agentyard/events';
-import { toRunView } from '@agentyard/runs';
+import { toListView, toRunView } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
+import { runIdParam } from '../http/run-id';
 import { streamRun } from '../sse/run-stream';
-
-/** A malformed id can name no run of this tenant, so it is a 404 like any other. */
-const runIdParam = (raw: string | string[] | undefined): string => (typeof raw === 'string' ? raw : '');
 
 export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   const { store, events } = deps;
@@ -16,7 +14,8 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   r.get('/agent/runs', async (req, res) => {
     const q = parseOrThrow(ListRunsQuery, req.query);
     const { runs, next_cursor } = await store.list(authOf(res).tenant, q);
-    res.json({ runs: runs.map(toRunView), ...(next_cursor ? { next_cursor } : {}) });
+    // List views are bounded (run-list-view.ts); the full run is one GET /agent/runs/:id away.
+    res.json({ runs: runs.map(toListView), ...(next_cursor ? { next_cursor } : {}) });
   });
 
   r.get('/agent/runs/:run_id', async (req, res) => {
@@ -25,11 +24,9 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   });
 
   r.get('/agent/logs/:run_id', async (req, res) => {
-    const run = await store.getForTenant(authOf(res).tenant, runIdParam(req.params.run_id));
-    const after = typeof req.query.after === 'string' ? req.query.after : undefined;
-    if (after !== undefined && !STREAM_ID.test(after)) throw ValidationError.field('after', 'not an event id (e.g. 1700000000000-0)');
-    const limitRaw = req.query.limit === undefined ? 500 : Number(req.query.limit);
-    if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 1000) throw ValidationError.field('limit', 'an integer from 1 to 1000');
+    const runId = runIdParam(req.params.run_id);
+    const { after, limit: limitRaw } = parseOrThrow(LogsQuery, req.query);
+    const run = await store.getForTenant(authOf(res).tenant, runId);
     const page = await events.read(run.doc.id, { ...(after ? { after } : {}), limit: limitRaw });
     const last = page[page.length - 1];
     res.json({

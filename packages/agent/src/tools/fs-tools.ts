@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { pathProblem } from '@agentyard/workspace';
+import { listPrefixProblem, normaliseListPrefix, pathProblem } from '@agentyard/workspace';
 import { defineTool, type ToolDefinition } from '../tool';
+import { listDirectory } from './list-directory';
 
 /** A workspace-relative path, rejected at create time when it could escape the workspace. */
 const WorkspacePath = z
@@ -9,6 +10,15 @@ const WorkspacePath = z
   .max(1024)
   .superRefine((p, ctx) => {
     const problem = pathProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** A directory of the workspace: `""` and `"."` are its root. */
+const DirectoryPath = z
+  .string()
+  .max(1024)
+  .superRefine((p, ctx) => {
+    const problem = listPrefixProblem(p);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
@@ -53,24 +63,28 @@ export function createFileTools(): ToolDefinition[] {
     }),
     defineTool({
       name: 'fs.list',
-      description: 'List files of the run workspace under a directory prefix ("" for all).',
-      args: z.strictObject({
-        prefix: z
-          .string()
-          .max(1024)
-          .default('')
-          .superRefine((p, ctx) => {
-            const problem = p === '' ? undefined : pathProblem(p);
-            if (problem) ctx.addIssue({ code: 'custom', message: problem });
-          }),
-        limit: z.int().min(1).max(10_000).default(1000),
-      }),
+      description:
+        'List a directory of the run workspace ("" or "." for the root): its files and subdirectories, or with recursive=true every file below it.',
+      args: z
+        .strictObject({
+          path: DirectoryPath.optional().describe('the directory to list; default the root'),
+          /**
+           * `ls`, not `find`: false by default, as a directory listing is everywhere else (ls,
+           * os.listdir, readdir). `prefix`, the older name of `path`, lists recursively as it always did.
+           */
+          recursive: z.boolean().optional().describe('list every file below the directory; default false'),
+          prefix: DirectoryPath.optional().describe('deprecated: use path (with prefix, recursive defaults to true)'),
+          limit: z.int().min(1).max(10_000).default(1000),
+        })
+        .refine((a) => a.path === undefined || a.prefix === undefined, { message: 'give path, or its deprecated alias prefix, not both', path: ['prefix'] }),
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 60,
-      async run({ prefix, limit }, ctx) {
-        const page = await ctx.workspace.list(prefix, { limit, signal: ctx.signal });
-        return { prefix, entries: page.entries, truncated: page.next_cursor !== undefined };
+      async run({ path, prefix, recursive, limit }, ctx) {
+        const dir = normaliseListPrefix(path ?? prefix ?? '', path === undefined && prefix !== undefined ? 'prefix' : 'path');
+        const deep = recursive ?? (path === undefined && prefix !== undefined);
+        const listing = await listDirectory(ctx.workspace, dir, { recursive: deep, limit, signal: ctx.signal });
+        return { path: dir, recursive: deep, ...listing };
       },
     }),
     defineTool({
