@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Keeps the dependency rules of DESIGN.md: apps -> packages only, `core` and `config`
+ * Keeps the dependency rules of docs/CONTRACT.md: apps -> packages only, `core` and `config`
  * import none of ours, no cycles between packages, no deep imports across packages, and
  * every @agentyard import declared in the importing package's package.json.
  */

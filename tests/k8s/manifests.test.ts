@@ -4,18 +4,23 @@
  * `kubectl kustomize`, every object is validated against the Kubernetes OpenAPI schemas
  * (kubernetes-models), and the properties the design depends on are asserted: the worker's
  * grace period outlasts its drain, probes hit the right paths and ports, pods run as
- * non-root, the example Secret holds placeholders only, the sandbox has no network, and the
- * worker autoscaler reads the whole backlog.
+ * non-root, the example Secret holds placeholders only, the sandbox has no network, the
+ * worker autoscaler reads the whole backlog, prod leaves nothing site-specific hard-coded, and
+ * the ConfigMaps load with packages/config. The smoke Job is rendered through each overlay's
+ * smoke/ and checked against the Dockerfile's cli target and the built yardctl; compose and
+ * the operator docs (port-forward ports, links) are checked against the same facts.
  *
  * The schemas accept unknown fields, so a misspelled field name passes the schema check
  * (the API server's strict field validation would refuse it at apply time); the assertions
  * on probes, ports, security contexts and references cover the fields that matter most.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '@agentyard/config';
+import { freePort } from '../helpers/global-setup';
 
 const REPO = resolve(__dirname, '../..');
 const K8S = join(REPO, 'k8s');
@@ -219,6 +224,27 @@ function secretData(objects: K8sObject[]): Record<string, string> {
   return { ...decoded, ...(s.stringData ?? {}) };
 }
 
+/** What the `restricted` Pod Security Standard (and our own rules) would refuse in a build's workloads. */
+function securityProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const w of workloads(objects)) {
+    const pod = w.spec.template.spec;
+    if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${w.metadata.name}: seccomp`);
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      const id = `${w.kind}/${w.metadata.name}/${c.name}`;
+      const nonRoot = c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
+      const uid = c.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
+      if (nonRoot !== true) problems.push(`${id}: runAsNonRoot is not true`);
+      // A numeric uid is what lets the kubelet verify runAsNonRoot for images whose USER is a name.
+      if (typeof uid !== 'number' || uid === 0) problems.push(`${id}: runAsUser ${uid}`);
+      if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${id}: allowPrivilegeEscalation`);
+      if (c.securityContext?.readOnlyRootFilesystem !== true) problems.push(`${id}: readOnlyRootFilesystem`);
+      if (!c.securityContext?.capabilities?.drop?.includes('ALL')) problems.push(`${id}: capabilities not dropped`);
+    }
+  }
+  return problems;
+}
+
 const CLUSTER_SCOPED = new Set(['Namespace']);
 
 const builds: Record<string, () => K8sObject[]> = {
@@ -228,10 +254,18 @@ const builds: Record<string, () => K8sObject[]> = {
   'base + autoscaling/hpa-external': () => kustomizeBaseWith('autoscaling/hpa-external'),
 };
 
+/** The smoke Job as each overlay renders it (`kubectl create -k k8s/overlays/<env>/smoke`). */
+const smokeBuilds: Record<string, { build: () => K8sObject[]; deployment: string }> = {
+  'overlays/dev/smoke': { build: () => kustomize(join(K8S, 'overlays/dev/smoke')), deployment: 'overlays/dev' },
+  'overlays/prod/smoke': { build: () => kustomize(join(K8S, 'overlays/prod/smoke')), deployment: 'overlays/prod' },
+};
+
 /** Each build renders once, on first use, so a broken one fails only its own tests. */
 const cache = new Map<string, K8sObject[]>();
-function rendered(name: keyof typeof builds): K8sObject[] {
-  if (!cache.has(name)) cache.set(name, builds[name]!());
+function rendered(name: string): K8sObject[] {
+  const build = builds[name] ?? smokeBuilds[name]?.build;
+  if (!build) throw new Error(`no build named ${name}`);
+  if (!cache.has(name)) cache.set(name, build());
   return cache.get(name)!;
 }
 
@@ -252,23 +286,7 @@ describe.each(Object.keys(builds))('%s', (name) => {
   });
 
   it('runs every workload container as non-root, without privilege escalation or capabilities', () => {
-    const problems: string[] = [];
-    for (const w of workloads(objs())) {
-      const pod = w.spec.template.spec;
-      if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${w.metadata.name}: seccomp`);
-      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
-        const id = `${w.kind}/${w.metadata.name}/${c.name}`;
-        const nonRoot = c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
-        const uid = c.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
-        if (nonRoot !== true) problems.push(`${id}: runAsNonRoot is not true`);
-        // A numeric uid is what lets the kubelet verify runAsNonRoot for images whose USER is a name.
-        if (typeof uid !== 'number' || uid === 0) problems.push(`${id}: runAsUser ${uid}`);
-        if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${id}: allowPrivilegeEscalation`);
-        if (c.securityContext?.readOnlyRootFilesystem !== true) problems.push(`${id}: readOnlyRootFilesystem`);
-        if (!c.securityContext?.capabilities?.drop?.includes('ALL')) problems.push(`${id}: capabilities not dropped`);
-      }
-    }
-    expect(problems).toEqual([]);
+    expect(securityProblems(objs())).toEqual([]);
   });
 
   it('refers only to ConfigMaps, Secret keys, ServiceAccounts and claims that the build defines', () => {
@@ -334,7 +352,7 @@ describe.each(Object.keys(builds))('%s', (name) => {
 
   it('keeps the agentyard-secrets keys free of anything but placeholders, outside the dev overlay', () => {
     const data = secretData(objs());
-    expect(Object.keys(data)).toEqual(expect.arrayContaining(['API_KEYS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'LLM_API_KEY']));
+    expect(Object.keys(data)).toEqual(expect.arrayContaining(['API_KEYS', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'LLM_API_KEY', 'SMOKE_TOKEN']));
     if (name === 'overlays/dev') {
       // Dev carries known local-only values (overlays/dev/patches/secrets.yaml) so that
       // `kubectl apply -k` yields a working stack; it has no model, so the LLM key stays a
@@ -343,6 +361,30 @@ describe.each(Object.keys(builds))('%s', (name) => {
     } else {
       expect(Object.entries(data).filter(([, v]) => v !== 'REPLACE_ME')).toEqual([]);
     }
+  });
+
+  it('configures the model endpoint in the ConfigMap and its key only in the Secret', () => {
+    const cm = find(objs(), 'ConfigMap', 'agentyard-config') as K8sObject & { data: Record<string, string> };
+    expect(Object.keys(cm.data)).toEqual(expect.arrayContaining(['LLM_BASE_URL', 'LLM_MODEL']));
+    expect(Object.keys(cm.data)).not.toContain('LLM_API_KEY');
+    expect(secretData(objs())).toHaveProperty('LLM_API_KEY');
+    // Either both or neither: a URL without a model (or the reverse) is a half-configured model.
+    expect(cm.data.LLM_BASE_URL === '').toBe(cm.data.LLM_MODEL === '');
+  });
+
+  it('sets EXECUTOR to none: no shell or code tool exists yet for a sandbox to run', () => {
+    expect(configValue(objs(), 'EXECUTOR')).toBe('none');
+  });
+
+  it('gives the apps a configuration packages/config accepts once the Secret is filled in', () => {
+    // Secret placeholders are meant to fail (the api refuses API_KEYS=REPLACE_ME), so they
+    // are filled with well-formed values; ConfigMap placeholders are left as they are.
+    const filled: Record<string, string> = { API_KEYS: 'acme:tok_acme_12345', REDIS_URL: 'rediss://default:pw@redis.example.com:6380/0' };
+    const secret = Object.fromEntries(Object.entries(secretData(objs())).map(([k, v]) => [k, v === 'REPLACE_ME' ? (filled[k] ?? 'secret-value') : v]));
+    const cm = (find(objs(), 'ConfigMap', 'agentyard-config') as K8sObject & { data: Record<string, string> }).data;
+    const config = loadConfig({ ...cm, ...secret }, { requireApiKeys: true });
+    expect(config.WORKSPACE_DRIVER).toBe('s3');
+    expect(config.EXECUTOR).toBe('none');
   });
 
   it('runs the worker with a grace period longer than its drain, probes on :9464 and its labels', () => {
@@ -555,6 +597,27 @@ describe('overlays/prod', () => {
     expect((find(objs(), 'Deployment', 'agent-api') as Workload).spec.replicas).toBeUndefined();
   });
 
+  it('leaves no site-specific value hard-coded: every address outside the cluster, image and name to fill reads REPLACE_ME', () => {
+    const objects = [...objs(), ...rendered('overlays/prod/smoke')];
+    const hardCoded: string[] = [];
+    const walk = (v: unknown, path: string) => {
+      if (typeof v === 'string') {
+        const url = /^[a-z][a-z0-9+.-]*:\/\/([^/:?#]*)/i.exec(v);
+        // In-cluster Service names (agent-api.agentyard.svc) are the same at every site.
+        if (url && !v.includes('REPLACE_ME') && !/(^|\.)svc(\.cluster\.local)?$/.test(url[1]!)) hardCoded.push(`${path}: ${v}`);
+        if (/\.image$/.test(path) && !v.startsWith('REPLACE_ME/')) hardCoded.push(`${path}: ${v}`);
+      } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    };
+    for (const o of objects) walk(o, `${o.kind}/${o.metadata.name}`);
+    expect(hardCoded).toEqual([]);
+    for (const key of ['S3_ENDPOINT', 'S3_REGION', 'S3_BUCKET', 'LLM_BASE_URL', 'LLM_MODEL']) {
+      expect([key, configValue(objs(), key)]).toEqual([key, expect.stringContaining('REPLACE_ME')]);
+    }
+    const so = find<ScaledObject>(objs(), 'ScaledObject', 'agent-worker');
+    expect(so.spec.triggers.find((t) => t.type === 'prometheus')!.metadata.serverAddress).toContain('REPLACE_ME');
+  });
+
   it('takes Redis and S3 from external placeholders, with the Redis URL in the Secret', () => {
     expect(configValue(objs(), 'REDIS_URL')).toBeUndefined();
     expect(configValue(objs(), 'S3_ENDPOINT')).toContain('REPLACE_ME');
@@ -599,9 +662,9 @@ describe('docker/compose.yaml', () => {
   const composePath = join(REPO, 'docker/compose.yaml');
   const compose = () => parse(readFileSync(composePath, 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
 
-  it('builds api and worker from the repository root with targets the Dockerfile defines', () => {
+  it('builds api, worker and cli from the repository root with targets the Dockerfile defines', () => {
     const { services } = compose();
-    for (const name of ['api', 'worker']) {
+    for (const name of ['api', 'worker', 'cli']) {
       const build = services[name]!.build!;
       expect(resolve(join(REPO, 'docker'), build.context)).toBe(REPO);
       const dockerfile = readFileSync(resolve(join(REPO, 'docker'), build.context, build.dockerfile), 'utf8');
@@ -635,8 +698,138 @@ describe('docker/compose.yaml', () => {
     expect(rehearsal).toEqual(dockerfile);
   });
 
+  it('sets EXECUTOR to none, like the manifests: no shell or code tool exists yet', () => {
+    expect(compose().services.worker!.environment?.EXECUTOR).toBe('none');
+  });
+
+  it('points the cli service at the api service with a token the api accepts by default', () => {
+    const { services } = compose();
+    const cli = services.cli!;
+    expect(cli.environment?.AGENTYARD_API_URL).toBe(`http://api:${services.api!.environment?.API_PORT}`);
+    expect(cli.depends_on?.api?.condition).toBe('service_healthy');
+    const defaultKeys = /^\$\{API_KEYS:-(.*)\}$/.exec(services.api!.environment!.API_KEYS!)?.[1] ?? '';
+    const defaultToken = /^\$\{AGENTYARD_TOKEN:-(.*)\}$/.exec(cli.environment!.AGENTYARD_TOKEN!)?.[1];
+    expect(defaultKeys.split(',').map((k) => k.split(':')[1])).toContain(defaultToken);
+  });
+
   it('gives a stopping worker longer than its drain before compose kills it', () => {
     const worker = compose().services.worker!;
     expect(parseInt(worker.stop_grace_period ?? '10s', 10)).toBeGreaterThan(Number(worker.environment?.WORKER_DRAIN_S));
+  });
+});
+
+/** `docker build --target X -t NAME:tag` lines of the Dockerfile's header: target -> image name. */
+function dockerfileImages(dockerfile: string): Record<string, string> {
+  return Object.fromEntries([...dockerfile.matchAll(/--target (\S+)\s+-t ([^:\s]+):/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+describe('images: docker/Dockerfile, compose and the manifests agree', () => {
+  const dockerfile = readFileSync(join(REPO, 'docker/Dockerfile'), 'utf8');
+  const images = dockerfileImages(dockerfile);
+  const imageName = (ref: string) => ref.replace(/:[^/:]+$/, '').split('/').pop();
+
+  it('names one image per app target, each a stage of the Dockerfile built from that app', () => {
+    expect(images).toEqual({ api: 'agentyard-api', worker: 'agentyard-worker', cli: 'agentyard-cli' });
+    for (const target of Object.keys(images)) {
+      expect(dockerfile).toMatch(new RegExp(`^FROM \\S+ AS ${target}\\nCOPY --from=build /out/${target} /app$`, 'm'));
+    }
+    expect(dockerfile).toMatch(/for app in api worker cli; do/);
+  });
+
+  it('runs the images the Dockerfile builds, under the names it gives them', () => {
+    const base = rendered('base');
+    expect(imageName(container(base, 'agent-api', 'api').image)).toBe(images.api);
+    expect(imageName(container(base, 'agent-worker', 'worker').image)).toBe(images.worker);
+    const job = find(rendered('overlays/dev/smoke'), 'Job', 'agentyard-smoke') as Workload;
+    expect(imageName(job.spec.template.spec.containers[0]!.image)).toBe(images.cli);
+    const services = (parse(readFileSync(join(REPO, 'docker/compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { image?: string; build?: { target: string } }>;
+    }).services;
+    for (const target of Object.keys(images)) {
+      expect([target, services[target]?.build?.target, imageName(services[target]?.image ?? '')]).toEqual([target, target, images[target]]);
+    }
+  });
+});
+
+describe.each(Object.keys(smokeBuilds))('%s', (name) => {
+  const objs = () => rendered(name);
+  const deployment = () => rendered(smokeBuilds[name]!.deployment);
+  const job = () => find(objs(), 'Job', 'agentyard-smoke') as Workload & { spec: { backoffLimit?: number } };
+  const smoke = () => job().spec.template.spec.containers[0]! as Container & { command?: string[] };
+
+  it('is the smoke Job alone, valid against the schemas and as locked down as the apps', () => {
+    expect(objs().map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['Job/agentyard/agentyard-smoke']);
+    expect(schemaErrors(objs())).toEqual([]);
+    expect(securityProblems(objs())).toEqual([]);
+    expect(job().spec.backoffLimit).toBe(0);
+    expect(job().spec.template.spec.restartPolicy).toBe('Never');
+  });
+
+  it("runs the overlay's cli image: the api's registry and tag, built from the Dockerfile's cli target", () => {
+    const api = container(deployment(), 'agent-api', 'api').image;
+    const images = dockerfileImages(readFileSync(join(REPO, 'docker/Dockerfile'), 'utf8'));
+    expect(smoke().image).toBe(api.replace(images.api!, images.cli!));
+    expect(smoke().image).not.toBe(api);
+  });
+
+  it('runs yardctl smoke through the image entrypoint, with arguments yardctl accepts', async () => {
+    const dockerfile = readFileSync(join(REPO, 'docker/Dockerfile'), 'utf8');
+    const stage = dockerfile.slice(dockerfile.indexOf('FROM runtime AS cli'));
+    expect(stage).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/dist\/main.js"\]$/m);
+    // No command: a command would replace the ENTRYPOINT, and args would no longer reach yardctl.
+    expect(smoke().command).toBeUndefined();
+    const args = smoke().args!;
+    expect(args[0]).toBe('smoke');
+    const cli = join(REPO, 'apps/cli/dist/main.js');
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run the build (pnpm build) first`);
+    // Against a port nothing listens on: a usage error would exit 2 before any check ran;
+    // with arguments yardctl accepts, smoke runs and fails its first check (exit 1).
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = spawnSync(process.execPath, [cli, ...args, '--api-url', url, '--token', 'tok_unused'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    expect([r.status, r.stderr]).toEqual([1, expect.stringContaining('SMOKE_FAILED:health')]);
+  });
+
+  it("reaches the overlay's api Service and takes SMOKE_TOKEN from the overlay's Secret", () => {
+    const env = Object.fromEntries((smoke().env ?? []).map((e) => [e.name, e]));
+    const url = new URL(env.AGENTYARD_API_URL!.value!);
+    const [svcName, namespace] = url.hostname.split('.');
+    const service = find(deployment(), 'Service', svcName!) as K8sObject & { spec: { ports: { port: number }[] } };
+    expect(namespace).toBe(service.metadata.namespace);
+    expect(service.spec.ports.map((p) => p.port)).toContain(Number(url.port || (url.protocol === 'https:' ? 443 : 80)));
+    expect(env.AGENTYARD_TOKEN!.valueFrom!.secretKeyRef).toEqual({ name: 'agentyard-secrets', key: 'SMOKE_TOKEN' });
+    const secret = secretData(deployment());
+    expect(secret.SMOKE_TOKEN).toBeDefined();
+    if (name === 'overlays/dev/smoke') {
+      // Dev works as applied: its smoke token is one of its API keys.
+      expect(secret.API_KEYS!.split(',').map((k) => k.split(':')[1])).toContain(secret.SMOKE_TOKEN);
+    }
+  });
+});
+
+describe('operator docs', () => {
+  const docs = ['README.md', 'docs/RUNBOOK.md', 'k8s/README.md'];
+
+  it('link only to files inside the repository, so a clone has no dead link', () => {
+    const markdown = ['README.md', 'k8s/README.md', ...['docs', 'apps/cli'].flatMap((d) => readdirSync(join(REPO, d)).filter((f) => f.endsWith('.md')).map((f) => `${d}/${f}`))];
+    const dead = markdown.flatMap((doc) =>
+      [...readFileSync(join(REPO, doc), 'utf8').matchAll(/\]\(([^)\s]+)\)/g)]
+        .map((m) => m[1]!.split('#')[0]!)
+        .filter((target) => target !== '' && !/^[a-z]+:/.test(target))
+        .map((target) => ({ doc, target, path: resolve(REPO, dirname(doc), target) }))
+        .filter(({ path }) => !path.startsWith(`${REPO}/`) || !existsSync(path))
+        .map(({ doc, target }) => `${doc}: ${target}`),
+    );
+    expect(markdown).toContain('docs/CONTRACT.md');
+    expect(dead).toEqual([]);
+  });
+
+  it('port-forward only to ports the Services listen on', () => {
+    const services = rendered('base').filter((o) => o.kind === 'Service') as (K8sObject & { spec: { ports: { port: number }[] } })[];
+    const forwards = docs.flatMap((d) =>
+      [...readFileSync(join(REPO, d), 'utf8').matchAll(/port-forward svc\/([a-z0-9-]+) (?:\d+:)?(\d+)/g)].map((m) => ({ doc: d, svc: m[1]!, port: Number(m[2]) })),
+    );
+    expect(forwards.length).toBeGreaterThan(1);
+    const bad = forwards.filter((f) => !services.find((s) => s.metadata.name === f.svc)?.spec.ports.some((p) => p.port === f.port));
+    expect(bad).toEqual([]);
   });
 });

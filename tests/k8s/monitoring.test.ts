@@ -55,21 +55,3 @@ describe('monitoring', () => {
   });
 });
 
-describe('smoke Job', () => {
-  const job = parse(readFileSync(join(root, 'k8s/jobs/smoke.yaml'), 'utf8'));
-  const service = parse(readFileSync(join(root, 'k8s/base/api/service.yaml'), 'utf8'));
-
-  it('runs yardctl smoke once, as non-root, against the api Service with the smoke token', () => {
-    expect(job).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job', spec: { backoffLimit: 0 } });
-    const pod = job.spec.template.spec;
-    expect(pod.restartPolicy).toBe('Never');
-    expect(pod.securityContext.runAsNonRoot).toBe(true);
-    const c = pod.containers[0];
-    expect(c.args[0]).toBe('smoke');
-    const env = Object.fromEntries(c.env.map((e: { name: string }) => [e.name, e]));
-    const url = new URL(env.AGENTYARD_API_URL.value);
-    expect(url.hostname.split('.')[0]).toBe(service.metadata.name);
-    expect(Number(url.port || 80)).toBe(service.spec.ports[0].port);
-    expect(env.AGENTYARD_TOKEN.valueFrom.secretKeyRef).toEqual({ name: 'agentyard-secrets', key: 'SMOKE_TOKEN' });
-  });
-});
