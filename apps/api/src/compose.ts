@@ -4,7 +4,7 @@ import type { Config } from '@agentyard/config';
 import { createEventFanout } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
 import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
-import { createRunEngine, createTokenBudget } from '@agentyard/runs';
+import { createRunEngine, createRunReader, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
@@ -69,10 +69,16 @@ export async function createApiDeps(
       oldestWaitingMs: oldest ? Math.max(0, Date.now() - oldest.at) : 0,
     };
   });
+  const reader = createRunReader({
+    store,
+    events,
+    archiveSource: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
+  });
   return {
     redis,
     workers,
     store,
+    reader,
     events,
     fanout,
     queue,

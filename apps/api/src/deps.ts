@@ -5,13 +5,15 @@ import type { ToolRegistry } from '@agentyard/agent';
 import type { EventFanout, EventLog } from '@agentyard/events';
 import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
 import type { RunQueue, WorkerRegistry } from '@agentyard/queue';
-import type { QueueLimits, RunFinalizer, RunStore, TokenBudget } from '@agentyard/runs';
+import type { QueueLimits, RunFinalizer, RunReader, RunStore, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 
 /** Everything the API needs, built by main.ts (or a test) and passed in. */
 export interface ApiDeps {
   redis: Redis;
   store: RunStore;
+  /** Reads runs from Redis, or from their archive once retention removed them there. */
+  reader: RunReader;
   events: EventLog;
   fanout: EventFanout;
   queue: RunQueue;

@@ -34,6 +34,18 @@ export function createRunCommands(deps: Deps) {
 
   const reload = async (runId: string) => (await store.get(runId))!;
 
+  /** The run from Redis; one retention already moved to its archive can only be read now. */
+  const liveRun = async (tenant: string, runId: string, action: string): Promise<StoredRun> => {
+    try {
+      return await store.getForTenant(tenant, runId);
+    } catch (err) {
+      if (err instanceof NotFoundError && (await store.listing(tenant, runId))) {
+        throw new InvalidStateError(`run ${runId} ended and was archived (RUN_RETENTION_S); it can be read but not ${action}: create a new run`);
+      }
+      throw err;
+    }
+  };
+
   const limits = (tenant: string) => deps.queueLimits?.(tenant) ?? { maxWaiting: 0, maxTenantQueued: 0 };
 
   /**
@@ -126,11 +138,11 @@ export function createRunCommands(deps: Deps) {
     },
 
     async start(tenant: string, runId: string): Promise<CommandResult> {
-      return start(await store.getForTenant(tenant, runId));
+      return start(await liveRun(tenant, runId, 'started'));
     },
 
     async cancel(tenant: string, req: CancelRunRequest): Promise<CommandResult> {
-      const run = await store.getForTenant(tenant, req.run_id);
+      const run = await liveRun(tenant, req.run_id, 'cancelled');
       if (run.status === 'cancelled') return { run, changed: false };
       const t = await store.cancel(run.doc.id, { code: 'cancelled', message: req.reason ?? 'cancelled by the client', retryable: false }, req.reason);
       if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, 'cancel');
@@ -144,7 +156,7 @@ export function createRunCommands(deps: Deps) {
     },
 
     async retry(tenant: string, runId: string): Promise<CommandResult> {
-      const run = await store.getForTenant(tenant, runId);
+      const run = await liveRun(tenant, runId, 'retried');
       if (run.status === 'failed') await queue.remove(run.doc.id, run.gen);
       const next = requeued(run, await store.retry(run.doc.id, 'retry'), 'retry');
       await addJob(next, next.gen);
@@ -153,7 +165,7 @@ export function createRunCommands(deps: Deps) {
 
     /** A person's decision on the step a run waits for; the run goes back to the queue. */
     async decide(tenant: string, req: DecideRequest): Promise<CommandResult> {
-      const run = await store.getForTenant(tenant, req.run_id);
+      const run = await liveRun(tenant, req.run_id, 'decided');
       const decision = {
         decision: req.action === 'approve' ? ('approved' as const) : ('rejected' as const),
         ...(req.comment ? { comment: req.comment } : {}),

@@ -1,5 +1,5 @@
 import type { Run } from '@agentyard/core';
-import { toRunView, type StoredRun } from './run-codec';
+import { toRunView, truncateOutput, type StoredRun } from './run-codec';
 
 /**
  * The run as lists show it (`GET /agent/runs`, `GET /admin/dlq`). A list answers for up to
@@ -25,7 +25,24 @@ const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v), 'utf8');
 const cut = (s: string) => (s.length > LIST_VALUE_LIMIT ? `${s.slice(0, LIST_VALUE_LIMIT)}...` : s);
 
 export function toListView(r: StoredRun): RunListView {
-  const view: RunListView = toRunView(r, { args: LIST_VALUE_LIMIT, output: LIST_VALUE_LIMIT });
+  return bound(toRunView(r, { args: LIST_VALUE_LIMIT, output: LIST_VALUE_LIMIT }));
+}
+
+/** The same for a run only its archive still holds (its run.json, outputs whole). */
+export function toArchivedListView(record: Run): RunListView {
+  const cutValue = (v: unknown) => (v === undefined ? undefined : truncateOutput(v, LIST_VALUE_LIMIT));
+  return bound({
+    ...record,
+    ...(record.result === undefined ? {} : { result: cutValue(record.result) }),
+    steps: record.steps.map((s) => ({
+      ...s,
+      args: cutValue(s.args) as Record<string, unknown>,
+      ...(s.output === undefined ? {} : { output: cutValue(s.output) }),
+    })),
+  });
+}
+
+function bound(view: RunListView): RunListView {
   if (view.prompt !== undefined && view.prompt.length > LIST_VALUE_LIMIT) {
     view.prompt = view.prompt.slice(0, LIST_VALUE_LIMIT);
     view.prompt_truncated = true;

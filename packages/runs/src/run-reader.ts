@@ -2,6 +2,7 @@ import { NotFoundError, type Run, type RunEvent, type RunStatus } from '@agentya
 import type { EventLog } from '@agentyard/events';
 import { createArchiveReader, type ArchiveSource } from './run-archive';
 import { toRunView, truncateOutput, type StoredRun } from './run-codec';
+import { toArchivedListView, toListView, type RunListView } from './run-list-view';
 import type { ListingEntry, RunStore } from './run-store';
 
 /** A run as the API finds it: still in Redis, or only in its archive. */
@@ -53,16 +54,19 @@ export function createRunReader(opts: {
       return found.where === 'redis' ? toRunView(found.run) : archivedView(tenant, runId, found.listing);
     },
 
-    /** Views of runs the tenant index lists but Redis forgot (for GET /agent/runs). */
-    async archivedViews(tenant: string, runIds: string[]): Promise<Map<string, Run>> {
-      const out = new Map<string, Run>();
-      await Promise.all(
-        runIds.map(async (id) => {
-          const listing = await store.listing(tenant, id);
-          if (listing) out.set(id, await archivedView(tenant, id, listing).catch(() => listingView(tenant, id, listing)));
+    /** `GET /agent/runs`: list views, archived runs read from their archives. */
+    async list(tenant: string, q: { status?: RunStatus; limit: number; cursor?: string }): Promise<{ runs: RunListView[]; next_cursor?: string }> {
+      const { entries, next_cursor } = await store.list(tenant, q);
+      const runs = await Promise.all(
+        entries.map(async (e) => {
+          if ('run' in e) return toListView(e.run);
+          const record = await archiveOf(tenant, e.archived)
+            .record(e.runId)
+            .catch(() => undefined); // storage down: the listing still shows the run
+          return record ? toArchivedListView(record as unknown as Run) : listingView(tenant, e.runId, e.archived);
         }),
       );
-      return out;
+      return { runs, ...(next_cursor ? { next_cursor } : {}) };
     },
 
     /** Event history after `after`, from Redis while it holds the run, else from the archive. */
@@ -89,7 +93,7 @@ export function createRunReader(opts: {
 export type RunReader = ReturnType<typeof createRunReader>;
 
 /** When the archive cannot be read (storage down), a list still shows what the listing knows. */
-function listingView(tenant: string, id: string, l: ListingEntry): Run {
+function listingView(tenant: string, id: string, l: ListingEntry): RunListView {
   return {
     id,
     tenant,
@@ -97,7 +101,7 @@ function listingView(tenant: string, id: string, l: ListingEntry): Run {
     workspace_id: l.workspace_id,
     created_at: l.created_at,
     ...(l.finished_at ? { finished_at: l.finished_at } : {}),
-    archived: true,
     steps: [],
-  } as unknown as Run;
+    archive_unavailable: true,
+  } as unknown as RunListView;
 }

@@ -50,6 +50,8 @@ export interface ListingEntry {
   finished_at?: string;
 }
 
+export type ListedRun = { run: StoredRun } | { runId: string; archived: ListingEntry };
+
 /**
  * The run engine: every change of a run's state is one named operation, one atomic script
  * (scripts.ts) that owns its fields, its indexes and its event. Apps and other packages
@@ -70,7 +72,15 @@ export interface RunStore {
   status(runId: string): Promise<RunStatus | undefined>;
   /** The run if it belongs to `tenant`; another tenant's run is indistinguishable from none. */
   getForTenant(tenant: string, runId: string): Promise<StoredRun>;
-  list(tenant: string, q: { status?: RunStatus; limit: number; cursor?: string }): Promise<{ runs: StoredRun[]; next_cursor?: string }>;
+  /**
+   * The tenant's runs, newest first. `entries` holds every listed run in order: those Redis
+   * still has, and those retention moved to their archive (by their listing entry); `runs`
+   * only the former.
+   */
+  list(
+    tenant: string,
+    q: { status?: RunStatus; limit: number; cursor?: string },
+  ): Promise<{ runs: StoredRun[]; entries: ListedRun[]; next_cursor?: string }>;
 
   /** created -> queued. Throws invalid_state, not_found or queue_full. */
   start(runId: string, limits?: QueueLimits): Promise<{ gen: number; at: string }>;
@@ -241,23 +251,29 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       // Run ids sort by creation time, so the index read in reverse lexicographic order
       // is newest first. A status filter scans forward in bounded batches.
       const index = k.tenantRuns(tenant);
-      const runs: StoredRun[] = [];
+      const entries: ListedRun[] = [];
       let from = cursor ? `(${cursor}` : '+';
       let lastScanned: string | undefined;
-      for (let page = 0; page < 20 && runs.length < limit; page++) {
+      for (let page = 0; page < 20 && entries.length < limit; page++) {
         const ids = await redis.zrevrangebylex(index, from, '-', 'LIMIT', 0, Math.max(limit, 50));
         const loaded = await Promise.all(ids.map(get));
-        for (let i = 0; i < ids.length && runs.length < limit; i++) {
+        const gone = ids.filter((_id, i) => !loaded[i]);
+        const listings = gone.length > 0 ? await redis.hmget(k.listing(tenant), ...gone) : [];
+        const archived = new Map(gone.map((id, i) => [id, listings[i] ? (JSON.parse(listings[i]!) as ListingEntry) : undefined]));
+        for (let i = 0; i < ids.length && entries.length < limit; i++) {
           lastScanned = ids[i];
           const r = loaded[i];
-          if (r && (!status || r.status === status)) runs.push(r);
+          const a = archived.get(ids[i]!);
+          if (r && (!status || r.status === status)) entries.push({ run: r });
+          else if (a && (!status || a.status === status)) entries.push({ runId: ids[i]!, archived: a });
         }
         if (ids.length === 0 || lastScanned !== ids[ids.length - 1]) break;
         from = `(${lastScanned}`;
       }
       const more =
         lastScanned !== undefined && (await redis.zrevrangebylex(index, `(${lastScanned}`, '-', 'LIMIT', 0, 1)).length > 0;
-      return { runs, ...(more ? { next_cursor: lastScanned } : {}) };
+      const runs = entries.flatMap((e) => ('run' in e ? [e.run] : []));
+      return { runs, entries, ...(more ? { next_cursor: lastScanned } : {}) };
     },
 
     async start(runId, limits = NO_LIMITS) {

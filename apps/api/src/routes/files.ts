@@ -17,9 +17,11 @@ const TYPES: Record<string, string> = {
 
 export function filesRouter(deps: ApiDeps): Router {
   const r = Router();
+  // A run's files outlive its Redis record: an archived run's listing names its workspace.
   const runWorkspace = async (tenant: string, rawId: string | string[] | undefined) => {
-    const run = await deps.store.getForTenant(tenant, runIdParam(rawId));
-    return { run, ws: scopeWorkspace(deps.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id)) };
+    const runId = runIdParam(rawId);
+    const found = await deps.reader.locate(tenant, runId);
+    return { runId, workspaceId: found.workspace_id, ws: scopeWorkspace(deps.workspace, workspaceRoot(tenant, found.workspace_id)) };
   };
 
   r.get('/agent/runs/:run_id/files', async (req, res) => {
@@ -28,9 +30,9 @@ export function filesRouter(deps: ApiDeps): Router {
     const prefix = normaliseListPrefix(q.prefix, 'prefix');
     // The cursor is the last path of the previous page, so it follows the path rules too.
     const cursor = q.cursor === undefined ? undefined : normalisePath(q.cursor, 'cursor');
-    const { run, ws } = await runWorkspace(authOf(res).tenant, runId);
+    const { workspaceId, ws } = await runWorkspace(authOf(res).tenant, runId);
     const page = await ws.list(prefix, { limit: q.limit, ...(cursor ? { cursor } : {}) });
-    res.json({ run_id: run.doc.id, workspace_id: run.doc.workspace_id, ...page });
+    res.json({ run_id: runId, workspace_id: workspaceId, ...page });
   });
 
   r.get('/agent/runs/:run_id/files/*path', async (req, res) => {
