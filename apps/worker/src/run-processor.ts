@@ -100,12 +100,25 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const remainingMs = startedMs + fresh.doc.options.timeout_s * 1000 - now();
     const deadline = setTimeout(() => controller.abort(new RunTimeoutError(fresh.doc.options.timeout_s)), Math.max(0, remainingMs));
     let ticks = 0;
+    // A chatty run's older events move to its archive as they pile up, so Redis holds about
+    // EVENTS_MAX_LEN of them: on a timer, and every segment's worth of appends, which then
+    // wait for the flush, so a program that logs faster than storage takes is slowed down
+    // rather than trimmed past what is archived.
     let flushing: Promise<unknown> | undefined;
+    const flush = () => (flushing ??= deps.archive.flush(runId, target).catch(() => undefined).finally(() => (flushing = undefined)));
+    let appended = 0;
+    const events: EventLog = {
+      ...deps.events,
+      append: async (...args) => {
+        const id = await deps.events.append(...args);
+        if (++appended % deps.archive.segment === 0) await flush();
+        return id;
+      },
+    };
     const poll = setInterval(() => {
       ticks += 1;
       if (slots && ticks % 10 === 0) slots.slots.renew(tenant, runId).catch(() => undefined);
-      // A chatty run's older events move to its archive, so Redis holds about EVENTS_MAX_LEN.
-      flushing ??= deps.archive.flush(runId, target).catch(() => undefined).finally(() => (flushing = undefined));
+      void flush();
       store.status(runId).then(
         (s) => {
           if (s === 'cancelled' && !controller.signal.aborted) controller.abort(new CancelledError());
@@ -119,7 +132,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     let end: AttemptEnd;
     let reason: unknown;
     try {
-      end = { type: 'completed', result: (await supervisor.execute(fresh, { signal: controller.signal, gen })).result };
+      end = { type: 'completed', result: (await supervisor.execute(fresh, { signal: controller.signal, gen, events })).result };
     } catch (err) {
       reason = controller.signal.aborted && !(err instanceof StaleRunError) ? controller.signal.reason : err;
       end = attemptEnd(reason);

@@ -26,6 +26,8 @@ export interface ExecuteContext {
   signal: AbortSignal;
   /** The enqueue generation this worker owns; checkpoints from an older one are refused. */
   gen: number;
+  /** This run's event log, when the worker wraps it (the archiver paces chatty runs). */
+  events?: EventLog;
 }
 
 export interface Supervisor {
@@ -41,24 +43,25 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
   return {
     async execute(run, ctx) {
       const workspace = opts.workspaceFor(run);
+      const events = ctx.events ?? opts.events;
       const runner = createStepRunner({
         runId: run.doc.id,
         gen: ctx.gen,
         initial: run.steps,
         store: opts.store,
-        events: opts.events,
+        events,
         tools: opts.tools,
         workspace,
         ...(opts.onStep ? { onStep: opts.onStep } : {}),
         ...(opts.now ? { now: opts.now } : {}),
       });
       if (run.doc.steps.length > 0) {
-        return runStaticPlan({ run, signal: ctx.signal, runner, tools: opts.tools, events: opts.events, concurrency: opts.stepConcurrency ?? 4 });
+        return runStaticPlan({ run, signal: ctx.signal, runner, tools: opts.tools, events, concurrency: opts.stepConcurrency ?? 4 });
       }
       if (!opts.model) {
         throw new ToolError('model_not_configured', 'this run needs a model but the worker has no LLM_BASE_URL configured', false);
       }
-      return runModelConversation({ run, signal: ctx.signal, runner, tools: opts.tools, events: opts.events, store: opts.store, workspace, model: opts.model });
+      return runModelConversation({ run, signal: ctx.signal, runner, tools: opts.tools, events, store: opts.store, workspace, model: opts.model });
     },
   };
 }

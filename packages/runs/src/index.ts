@@ -11,3 +11,4 @@ export * from './attempt-outcome';
 export * from './run-engine';
 export * from './reconciler';
 export * from './run-reader';
+export * from './layered-history';

@@ -1,5 +1,6 @@
 import { NotFoundError, type Run, type RunEvent, type RunStatus } from '@agentyard/core';
-import type { EventLog } from '@agentyard/events';
+import type { EventLog, RunHistory } from '@agentyard/events';
+import { layeredHistory } from './layered-history';
 import { createArchiveReader, type ArchiveSource } from './run-archive';
 import { toRunView, truncateOutput, type StoredRun } from './run-codec';
 import { toArchivedListView, toListView, type RunListView } from './run-list-view';
@@ -23,6 +24,16 @@ export function createRunReader(opts: {
 }) {
   const { store, events } = opts;
   const archiveOf = (tenant: string, listing: { workspace_id: string }) => createArchiveReader(opts.archiveSource(tenant, listing.workspace_id));
+
+  const historyOf = (tenant: string, found: LocatedRun): RunHistory => {
+    const archive = archiveOf(tenant, found);
+    if (found.where === 'redis') return layeredHistory(events, archive);
+    return {
+      read: (runId, q) => archive.events(runId, q),
+      // The archive holds every event of an ended run: nothing is trimmed from it.
+      isExpired: async () => false,
+    };
+  };
 
   const locate = async (tenant: string, runId: string): Promise<LocatedRun> => {
     const run = await store.get(runId);
@@ -69,25 +80,14 @@ export function createRunReader(opts: {
       return { runs, ...(next_cursor ? { next_cursor } : {}) };
     },
 
-    /** Event history after `after`, from Redis while it holds the run, else from the archive. */
+    /** Event history after `after`: the archive for what Redis no longer holds, then Redis. */
     async events(tenant: string, runId: string, q: { after?: string; limit: number }): Promise<{ status: RunStatus; events: RunEvent[] }> {
       const found = await locate(tenant, runId);
-      const page =
-        found.where === 'redis'
-          ? await events.read(runId, q)
-          : await archiveOf(tenant, found.listing).events(runId, q);
-      return { status: found.status, events: page };
+      return { status: found.status, events: await historyOf(tenant, found).read(runId, q) };
     },
 
-    /** Where an archived run's history is read from, in the shape SSE replay takes. */
-    archivedHistory(tenant: string, listing: ListingEntry) {
-      const archive = archiveOf(tenant, listing);
-      return {
-        read: (runId: string, q: { after?: string; limit?: number } = {}) => archive.events(runId, q),
-        // The archive holds every event: nothing is ever trimmed from it.
-        isExpired: async () => false,
-      };
-    },
+    /** Where a run's history is read from, in the shape SSE replay takes. */
+    history: (tenant: string, found: LocatedRun): RunHistory => historyOf(tenant, found),
   };
 }
 export type RunReader = ReturnType<typeof createRunReader>;

@@ -48,8 +48,8 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     // A run Redis forgot replays from its archive, which ends with `end`; nothing is live.
     const source =
       found.where === 'redis'
-        ? { history: deps.events, live: deps.fanout, ended: async (id: string) => (await store.get(id))?.ended ?? true }
-        : { history: reader.archivedHistory(tenant, found.listing), ended: async () => true };
+        ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.get(id))?.ended ?? true }
+        : { history: reader.history(tenant, found), ended: async () => true };
     await streamRun({ ...source, metrics: deps.metrics, heartbeatMs: deps.heartbeatMs ?? 15_000 }, res, runId, cursor);
   });
 
