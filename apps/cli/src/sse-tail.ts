@@ -1,4 +1,4 @@
-import { CliError, EXIT } from './cli-error';
+import { CliError, EXIT, TOKEN_HINT } from './cli-error';
 
 export interface StreamEvent {
   id?: string;
@@ -45,7 +45,8 @@ export async function tailRun(opts: {
         await new Promise((r) => setTimeout(r, Math.max(retryAfterMs, Math.min(5000, 200 * 2 ** failures))));
         continue;
       }
-      throw new CliError(`stream answered ${res.status}: ${text}`, res.status >= 500 ? EXIT.unavailable : EXIT.rejected);
+      const hint = res.status === 401 ? `\n  ${TOKEN_HINT}` : '';
+      throw new CliError(`stream answered ${res.status}: ${text}${hint}`, res.status >= 500 ? EXIT.unavailable : EXIT.rejected);
     }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
