@@ -88,26 +88,45 @@ describe('SSE with a short retained history', () => {
   });
   afterAll(() => stack.stop());
 
-  it('sends reset and replays from the oldest retained event when the cursor was trimmed away', async () => {
+  const trimmedRun = async () => {
     const { body } = await stack.execute({ action: 'create', start: true, steps: chatty(12) });
     const runId: string = body.run_id;
     const early = await openSse(`${stack.baseUrl}/agent/logs/${runId}/stream`, { token: TOKENS.acme });
     const firstEvent = await early.waitFor(() => true, 'any event');
     early.abort();
     await stack.waitForStatus(runId, ['succeeded']);
-    // Once the whole run is in its archive, Redis keeps the newest EVENTS_MAX_LEN events.
-    const retained = await waitFor(
-      async () => {
-        const events = (await stack.api('GET', `/agent/logs/${runId}`)).body.events;
-        return events.length === 10 && events;
-      },
-      { label: 'the stream to be trimmed to EVENTS_MAX_LEN after archiving' },
-    );
+    await waitFor(async () => (await stack.archivedEvents(runId)).at(-1)?.type === 'end', { label: 'the archive to hold end' });
+    // Once the whole run is in its archive, Redis keeps only the newest EVENTS_MAX_LEN events.
+    const stream = `${stack.redis.prefix}run:${runId}:events`;
+    await waitFor(async () => (await stack.redis.redis.xlen(stream)) === 10, { label: 'the stream to be trimmed to EVENTS_MAX_LEN' });
+    return { runId, firstEvent, all: await stack.archivedEvents(runId) };
+  };
 
+  it('resumes from a cursor Redis trimmed away without a gap or a reset: the older events come from the archive', async () => {
+    const { runId, firstEvent, all } = await trimmedRun();
+    expect(all.length).toBeGreaterThan(20);
+    const resumed = await openSse(`${stack.baseUrl}/agent/logs/${runId}/stream`, { token: TOKENS.acme, lastEventId: firstEvent.id! });
+    await resumed.closed;
+    expect(resumed.events.map((e) => e.event)).not.toContain('reset');
+    expect(resumed.events.map((e) => e.id)).toEqual(all.slice(1).map((e) => e.id));
+    expect(resumed.events.at(-1)!.event).toBe('end');
+    // The JSON history reads the same way, page by page.
+    const page = (await stack.api('GET', `/agent/logs/${runId}?after=${firstEvent.id}&limit=5`)).body;
+    expect(page.events.map((e: { seq: number }) => e.seq)).toEqual([2, 3, 4, 5, 6]);
+  });
+
+  it('sends reset and replays from the oldest event held when neither Redis nor the archive has what followed the cursor', async () => {
+    const { runId, firstEvent } = await trimmedRun();
+    // The archive's older segments are lost (as when storage was down longer than the stream's cap).
+    const dir = `.agent/runs/${runId}/events`;
+    const segments = (await stack.workspace.list(`tenants/acme/workspaces/${runId}/${dir}`)).entries.map((e) => e.path);
+    for (const p of segments) await stack.workspace.delete(p);
+    const retained = (await stack.api('GET', `/agent/logs/${runId}`)).body.events;
+    expect(retained).toHaveLength(10);
     const resumed = await openSse(`${stack.baseUrl}/agent/logs/${runId}/stream`, { token: TOKENS.acme, lastEventId: firstEvent.id! });
     await resumed.closed;
     expect(resumed.events[0]!.event).toBe('reset');
     expect(resumed.events.slice(1).map((e) => e.id)).toEqual(retained.map((e: { id: string }) => e.id));
-    expect(resumed.events[resumed.events.length - 1]!.event).toBe('end');
+    expect(resumed.events.at(-1)!.event).toBe('end');
   });
 });

@@ -193,6 +193,48 @@ describe('yardctl against a running stack', () => {
     }
   });
 
+  it('says a token is missing, naming AGENTYARD_TOKEN and --token, before calling the API', async () => {
+    const { AGENTYARD_TOKEN: _unset, ...noToken } = env;
+    // An unreachable URL: had it called, the answer would be exit 4 "cannot reach the API".
+    const r = await yardctl(['queue', 'stats'], { ...noToken, AGENTYARD_API_URL: 'http://127.0.0.1:9' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^no token: .*AGENTYARD_TOKEN.*--token/);
+    const tail = await yardctl(['logs', 'tail', 'run_x'], { ...noToken, AGENTYARD_API_URL: 'http://127.0.0.1:9' });
+    expect(tail.code).toBe(2);
+    expect(tail.stderr).toContain('AGENTYARD_TOKEN');
+  });
+
+  it('answers a refused token with the 401 and a hint naming AGENTYARD_TOKEN and --token', async () => {
+    const r = await yardctl(['runs', 'list'], { ...env, AGENTYARD_TOKEN: 'tok_not_a_key_1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^401 unauthorized: /);
+    expect(r.stderr).toContain('the token was refused: set AGENTYARD_TOKEN or pass --token');
+    const created = JSON.parse((await yardctl(['--json', 'runs', 'create', '--steps', JSON.stringify([{ tool: 'log', args: { message: 'x' } }])], env)).stdout);
+    const tail = await yardctl(['logs', 'tail', created.run_id], { ...env, AGENTYARD_TOKEN: 'tok_not_a_key_1' });
+    expect(tail.code).toBe(3);
+    expect(tail.stderr).toContain('--token');
+  });
+
+  it('describes every command and subcommand in --help', async () => {
+    const undescribed: string[] = [];
+    const visit = async (path: string[]) => {
+      const help = (await yardctl([...path, '--help'], env)).stdout;
+      const section = help.split('\nCommands:\n')[1]?.split('\n\n')[0];
+      if (!section) return;
+      // An entry starts two spaces in; its description follows on the same line after a gap.
+      for (const line of section.split('\n').filter((l) => /^  \S/.test(l))) {
+        const name = line.trim().split(/\s+/)[0];
+        if (name === 'help') continue;
+        if (!/^  \S.*?\S {2,}\S/.test(line)) undescribed.push([...path, name].join(' '));
+        await visit([...path, name]);
+      }
+    };
+    await visit([]);
+    expect(undescribed).toEqual([]);
+    // The walk reached the subcommands: it would pass vacuously on a help it cannot read.
+    expect((await yardctl(['logs', '--help'], env)).stdout).toMatch(/tail \[options\] <run_id> +print the events/);
+  });
+
   it('passes smoke with the documented lines, and fails it naming the check when nothing listens', async () => {
     const ok = await yardctl(['smoke'], env);
     expect(ok.code).toBe(0);

@@ -9,6 +9,7 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
 import { createRateLimit } from './http/rate-limit';
+import { within } from '@agentyard/core';
 
 export type ApiConfig = Pick<
   Config,
@@ -23,7 +24,7 @@ export type ApiConfig = Pick<
 export async function createApiDeps(
   config: ApiConfig,
   opts: { logger: Logger; workspace: Workspace; version: string; registry?: ReturnType<typeof createRegistry>; policies?: TenantPolicies },
-): Promise<ApiDeps & { close(): Promise<void> }> {
+): Promise<ApiDeps & { close(): Promise<{ unclosed: string[] }> }> {
   // Fail fast: with Redis down, requests answer 503 at once instead of queueing forever.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
   const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
@@ -102,16 +103,33 @@ export async function createApiDeps(
       dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
     },
     ...rateLimit(redis, config),
+    /**
+     * Closes the fanout, the queue and the connections, within about CLOSE_MS whatever Redis
+     * does: what did not close cleanly in time is dropped and named in the result.
+     */
     async close() {
-      await fanout.close();
-      await queue.close();
-      await Promise.all([redis.quit(), queueConnection.quit()].map((p) => p.catch(() => undefined)));
+      const deadline = Date.now() + CLOSE_MS;
+      const left = () => deadline - Date.now();
+      const steps: Array<[string, () => Promise<unknown>]> = [
+        ['event subscriber', () => fanout.close()],
+        ['queue', () => queue.close()],
+        ['redis connections', () => Promise.all([redis.quit(), queueConnection.quit()])],
+      ];
+      const unclosed: string[] = [];
+      for (const [name, step] of steps) if ((await within(step(), left())) !== 'ok') unclosed.push(name);
+      // Whatever QUIT did not end (Redis refused or silent) must not keep the process alive.
+      for (const c of [redis, subscriber, queueConnection]) c.disconnect();
+      if (unclosed.length) opts.logger.warn({ unclosed }, `could not close cleanly: ${unclosed.join(', ')} (Redis did not answer); dropped them`);
+      return { unclosed };
     },
   };
 }
 
 const defaultPolicies = tenantPolicies({});
 const finiteOrZero = (n: number) => (Number.isFinite(n) ? n : 0);
+
+/** How long closing the API's Redis side may take after the drain. */
+const CLOSE_MS = 2000;
 
 function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit'> {
   const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });

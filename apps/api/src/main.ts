@@ -1,8 +1,10 @@
 import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolicies } from '@agentyard/config';
 import { createLogger } from '@agentyard/observability';
+import { createServer } from 'node:http';
 import { buildApp } from './app';
 import { createApiDeps, workspaceFromConfig } from './compose';
 import { trackInFlight } from './http/drain';
+import { describeListenError, listen } from './http/listen';
 import { readVersion } from './version';
 
 async function main(): Promise<void> {
@@ -21,11 +23,18 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'agentyard-api', secrets: config.secrets });
   const version = readVersion();
   const deps = await createApiDeps(config, { logger, workspace: workspaceFromConfig(config), version, policies });
-  const app = buildApp(deps);
-  const server = app.listen(config.API_PORT, () => {
-    const addr = server.address();
-    logger.info({ port: typeof addr === 'object' && addr ? addr.port : config.API_PORT, version }, 'agentyard api listening');
-  });
+  const server = createServer(buildApp(deps));
+  let port: number;
+  try {
+    port = await listen(server, config.API_PORT);
+  } catch (err) {
+    // Express 5 would hand this error to a listen callback and keep running without a
+    // socket; instead: one line naming the variable, connections closed, non-zero exit.
+    process.stderr.write(`agentyard-api: ${describeListenError(err, config.API_PORT)}\n`);
+    await deps.close();
+    process.exit(1);
+  }
+  logger.info({ port, version }, 'agentyard api listening');
   // SSE streams are long-lived; without these, a stuck client would hold shutdown open.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -37,11 +46,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, inFlight: requests.inFlight(), graceS: config.API_DRAIN_S }, 'shutting down: no new connections; finishing requests in flight');
+    // deps.close bounds itself; this backstop covers anything it does not know about, so an
+    // orchestrator or a CI cleanup never waits on us long past API_DRAIN_S.
+    setTimeout(() => {
+      logger.error('shutdown overran its bound; exiting with what is left open');
+      process.exit(1);
+    }, config.API_DRAIN_S * 1000 + 4500).unref();
     const { unfinished } = await requests.drain(config.API_DRAIN_S * 1000);
     if (unfinished > 0) logger.warn({ unfinished }, 'drain grace period over; cut the requests still running');
-    await deps.close();
-    logger.info('api stopped');
-    process.exit(0);
+    const { unclosed } = await deps.close();
+    logger.info({ unclosed: unclosed.length }, 'api stopped');
+    process.exit(unclosed.length ? 1 : 0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -11,6 +11,9 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** What to do about a missing or refused token; printed with every 401. */
+export const TOKEN_HINT = 'set AGENTYARD_TOKEN or pass --token <token> (an API key from the API\'s API_KEYS, or a JWT)';
+
 export class CliError extends Error {
   constructor(
     message: string,

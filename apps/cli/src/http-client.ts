@@ -1,4 +1,4 @@
-import { CliError, EXIT } from './cli-error';
+import { CliError, EXIT, TOKEN_HINT } from './cli-error';
 
 export interface ApiClient {
   readonly apiUrl: string;
@@ -38,7 +38,8 @@ export function createClient(opts: { apiUrl: string; token?: string; timeoutMs: 
       if (res.ok) return parsed as never;
       const err = (parsed as { error?: { code?: string; message?: string; details?: { path: string; message: string }[] } })?.error;
       const details = err?.details?.map((d) => `\n  ${d.path}: ${d.message}`).join('') ?? '';
-      const message = `${res.status} ${err?.code ?? 'error'}: ${err?.message ?? text}${details}`;
+      const hint = res.status === 401 ? `\n  ${opts.token ? 'the token was refused' : 'no token was sent'}: ${TOKEN_HINT}` : '';
+      const message = `${res.status} ${err?.code ?? 'error'}: ${err?.message ?? text}${details}${hint}`;
       throw new CliError(message, res.status >= 500 ? EXIT.unavailable : EXIT.rejected, parsed);
     },
   };

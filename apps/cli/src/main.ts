@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { CliError, EXIT } from './cli-error';
+import { CliError, EXIT, TOKEN_HINT } from './cli-error';
 import { createClient, type ApiClient } from './http-client';
 import { smoke } from './smoke';
 import { tailRun, type StreamEvent } from './sse-tail';
@@ -18,7 +18,13 @@ program
   .exitOverride();
 
 const opts = () => program.opts<{ apiUrl: string; token?: string; json?: boolean; timeout: string }>();
-const api = (): ApiClient => createClient({ apiUrl: opts().apiUrl, ...(opts().token ? { token: opts().token } : {}), timeoutMs: Number(opts().timeout) * 1000 });
+/** Every command needs a token: without one, say so instead of collecting a bare 401. */
+const token = (): string => {
+  const t = opts().token;
+  if (!t) throw new CliError(`no token: ${TOKEN_HINT}`, EXIT.usage);
+  return t;
+};
+const api = (): ApiClient => createClient({ apiUrl: opts().apiUrl, token: token(), timeoutMs: Number(opts().timeout) * 1000 });
 const print = (value: unknown, human: () => string): void => void process.stdout.write(`${opts().json ? JSON.stringify(value) : human()}\n`);
 const progress = (text: string) => {
   if (!opts().json && process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
@@ -50,6 +56,7 @@ function parseJson(text: string, what: string): unknown {
 const runs = program.command('runs').description('create and manage runs');
 runs
   .command('create')
+  .description('create a run from steps, a prompt or a plan file; --start queues it, --wait follows it to the end')
   .option('--file <plan.json>', 'a JSON file with the create body (steps, prompt, options …)')
   .option('--steps <json>', 'steps as JSON')
   .option('--prompt <text>', 'prompt for a model-driven run')
@@ -77,13 +84,17 @@ runs
     process.exitCode = exitFor(run);
   });
 for (const action of ['start', 'retry'] as const) {
-  runs.command(`${action} <run_id>`).action(async (runId: string) => {
+  runs
+    .command(`${action} <run_id>`)
+    .description(action === 'start' ? 'queue a created run' : 'queue a failed, dead-lettered or cancelled run again, resuming from its checkpoint')
+    .action(async (runId: string) => {
     const r = await api().request('POST', '/agent/execute', { action, run_id: runId });
     print(r, () => `${r.run_id} ${r.status}`);
   });
 }
 runs
   .command('cancel <run_id>')
+  .description('cancel a run that has not ended')
   .option('--reason <text>')
   .action(async (runId: string, o) => {
     const r = await api().request('POST', '/agent/execute', { action: 'cancel', run_id: runId, ...(o.reason ? { reason: o.reason } : {}) });
@@ -92,18 +103,20 @@ runs
 for (const action of ['approve', 'reject'] as const) {
   runs
     .command(`${action} <run_id> <step_id>`)
+    .description(`${action} a step that awaits approval`)
     .option('--comment <text>')
     .action(async (runId: string, stepId: string, o) => {
       const r = await api().request('POST', '/agent/execute', { action, run_id: runId, step_id: stepId, ...(o.comment ? { comment: o.comment } : {}) });
       print(r, () => `${r.run_id} ${r.status} (${stepId} ${r.decision})`);
     });
 }
-runs.command('get <run_id>').action(async (runId: string) => {
+runs.command('get <run_id>').description('show a run with its steps, statuses and errors').action(async (runId: string) => {
   const r = await api().request('GET', `/agent/runs/${encodeURIComponent(runId)}`);
   print(r, () => [runLine(r), ...r.steps.map((s: any) => `  ${s.id.padEnd(12)} ${s.tool.padEnd(10)} ${s.status}${s.error ? `  ${s.error.code}: ${s.error.message}` : ''}`)].join('\n'));
 });
 runs
   .command('list')
+  .description("list this tenant's runs, newest first")
   .option('--status <status>')
   .option('--limit <n>', 'runs per page', '50')
   .option('--cursor <cursor>')
@@ -124,13 +137,15 @@ runs
 
 program
   .command('logs')
+  .description("follow a run's events")
   .command('tail <run_id>')
+  .description('print the events of a run as they happen until it ends, resuming after a dropped connection')
   .option('--after <event_id>', 'start after this event')
   .action(async (runId: string, o) => {
     let count = 0;
     const end = await tailRun({
       apiUrl: opts().apiUrl,
-      ...(opts().token ? { token: opts().token } : {}),
+      token: token(),
       runId,
       ...(o.after ? { from: o.after } : {}),
       onEvent: (e: StreamEvent) => {
@@ -167,6 +182,7 @@ function describe(e: StreamEvent): string {
 const queue = program.command('queue').description('queue state');
 queue
   .command('stats')
+  .description('queue depth by state and live workers')
   .option('--watch', 'refresh until interrupted')
   .option('--interval <s>', 'refresh interval', '2')
   .action(async (o) => {
@@ -179,11 +195,11 @@ queue
   });
 
 const dlq = program.command('dlq').description('dead-letter queue (admin token)');
-dlq.command('list').action(async () => {
+dlq.command('list').description('list dead-lettered runs').action(async () => {
   const r = await api().request('GET', '/admin/dlq');
   print(r, () => r.dead_letters.map((d: any) => `${d.run_id}  ${d.tenant}  ${d.dead_lettered_at}  ${d.error?.code}: ${d.error?.message}`).join('\n') || '(empty)');
 });
-dlq.command('replay <run_id>').action(async (runId: string) => {
+dlq.command('replay <run_id>').description('queue a dead-lettered run again').action(async (runId: string) => {
   const r = await api().request('POST', `/admin/dlq/${encodeURIComponent(runId)}/replay`);
   print(r, () => `${r.run_id} ${r.status}`);
 });

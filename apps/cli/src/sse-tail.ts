@@ -1,5 +1,5 @@
 import { createParser } from 'eventsource-parser';
-import { CliError, EXIT } from './cli-error';
+import { CliError, EXIT, TOKEN_HINT } from './cli-error';
 
 export interface StreamEvent {
   id?: string;
@@ -51,7 +51,8 @@ export async function tailRun(opts: {
         await new Promise((r) => setTimeout(r, Math.max(retryAfterMs, Math.min(5000, 200 * 2 ** failures))));
         continue;
       }
-      throw new CliError(`stream answered ${res.status}: ${text}`, res.status >= 500 ? EXIT.unavailable : EXIT.rejected);
+      const hint = res.status === 401 ? `\n  ${TOKEN_HINT}` : '';
+      throw new CliError(`stream answered ${res.status}: ${text}${hint}`, res.status >= 500 ? EXIT.unavailable : EXIT.rejected);
     }
     // A fresh parser per connection: half an event from a dropped one must not merge into
     // the next. The server closes after the run's final `end`; an `end` followed by more

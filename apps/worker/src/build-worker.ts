@@ -3,6 +3,7 @@ import { ShutdownError } from '@agentyard/agent';
 import type { Logger, WorkerMetrics } from '@agentyard/observability';
 import { RunJobData, retryDelayMs } from '@agentyard/queue';
 import type { RunProcessor } from './run-processor';
+import { within } from '@agentyard/core';
 
 const STALLED_TOO_OFTEN = /stalled more than allowable limit/;
 
@@ -16,20 +17,40 @@ export interface WorkerOptions {
   processor: RunProcessor;
   logger: Logger;
   metrics: WorkerMetrics;
+  /**
+   * After the grace period, how long aborted runs get to hand themselves back (a few Redis
+   * calls each) before close gives up on them. @default 2000
+   */
+  handBackMs?: number;
 }
 
 export interface AgentWorker {
   worker: Worker;
   /**
    * Stops taking jobs and waits for active runs; after `graceMs` the runs still going are
-   * handed back to the queue (no attempt spent) so another worker resumes them.
+   * handed back to the queue (no attempt spent) so another worker resumes them. Resolves
+   * within `graceMs` + `handBackMs` whatever Redis does, with the runs that could not be
+   * handed back (Redis refused or silent): BullMQ's stall check returns those to the queue
+   * once their locks expire.
    */
-  close(graceMs: number): Promise<void>;
+  close(graceMs: number): Promise<{ notHandedBack: string[] }>;
 }
 
 export function buildWorker(opts: WorkerOptions): AgentWorker {
   const { processor, logger, metrics } = opts;
-  const worker = new Worker(opts.queueName, (job, token) => processor.process(job, token), {
+  // Which runs this worker holds, so a close that runs out of time can name them.
+  const holding = new Map<string, string>();
+  const process = async (job: Job, token?: string) => {
+    const key = job.id ?? '';
+    const data = RunJobData.safeParse(job.data);
+    holding.set(key, data.success ? data.data.runId : `job ${key}`);
+    try {
+      return await processor.process(job, token);
+    } finally {
+      holding.delete(key);
+    }
+  };
+  const worker = new Worker(opts.queueName, process, {
     connection: opts.connection,
     concurrency: opts.concurrency,
     lockDuration: opts.lockDurationMs,
@@ -71,11 +92,18 @@ export function buildWorker(opts: WorkerOptions): AgentWorker {
         }
         processor.abortAll(new ShutdownError());
       }, graceMs);
-      try {
-        await worker.close();
-      } finally {
-        clearTimeout(timer);
-      }
+      // worker.close() waits for active jobs and for Redis; neither may keep us past the bound.
+      const outcome = await within(worker.close(), graceMs + (opts.handBackMs ?? 2000));
+      clearTimeout(timer);
+      if (outcome !== 'timeout') return { notHandedBack: [] };
+      const notHandedBack = [...holding.values()];
+      logger.error(
+        { runs: notHandedBack },
+        notHandedBack.length
+          ? `could not hand back ${notHandedBack.join(', ')}: Redis did not answer; BullMQ's stall check returns them to the queue once their locks expire`
+          : 'closed without Redis answering; no run was active, so nothing was left to hand back',
+      );
+      return { notHandedBack };
     },
   };
 }

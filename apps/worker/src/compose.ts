@@ -12,6 +12,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
 import { createRunProcessor } from './run-processor';
+import { within } from '@agentyard/core';
+
+/** After the drain, how long leaving the registry and QUITting Redis may take. */
+const CLOSE_MS = 1000;
 
 export type WorkerConfig = Pick<
   Config,
@@ -34,8 +38,11 @@ export interface WorkerRuntime extends AgentWorker {
   ready(): Promise<Record<string, string>>;
   /** Shown on /readyz without affecting readiness: model endpoint breaker states. */
   details(): Record<string, unknown>;
-  /** Drains (see AgentWorker.close) and then closes every connection. */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Drains (see AgentWorker.close) and then closes every connection. Ends within `graceMs`
+   * + about 3 s whatever Redis does: a connection that does not QUIT in time is dropped.
+   */
+  shutdown(graceMs: number): Promise<{ notHandedBack: string[]; unclosed: string[] }>;
 }
 
 /** The worker's composition root, shared by main.ts and the tests. */
@@ -166,11 +173,24 @@ export async function createWorkerRuntime(
     reconciler,
     async shutdown(graceMs) {
       clearInterval(archiveSweep);
-      await reconciler.stop();
-      await repairQueue.close().catch(() => undefined);
-      await agentWorker.close(graceMs);
-      await heartbeat.stop();
-      await Promise.all([redis.quit(), bullConnection.quit()].map((p) => p.catch(() => undefined)));
+      // Bounded: with Redis gone the reconciler's last pass and the repair queue never settle.
+      await within(reconciler.stop(), CLOSE_MS);
+      await within(repairQueue.close(), CLOSE_MS);
+      const { notHandedBack } = await agentWorker.close(graceMs);
+      const [beat, ...quits] = await Promise.all([
+        within(heartbeat.stop(), CLOSE_MS),
+        within(redis.quit(), CLOSE_MS),
+        within(bullConnection.quit(), CLOSE_MS),
+      ]);
+      // A QUIT that Redis never answered leaves a socket (or a reconnect timer) behind.
+      redis.disconnect();
+      bullConnection.disconnect();
+      const unclosed = [
+        ...(beat === 'ok' ? [] : ['worker registry entry (expires with its TTL)']),
+        ...(quits.some((q) => q !== 'ok') ? ['redis connections (dropped without QUIT)'] : []),
+      ];
+      if (unclosed.length) opts.logger.warn({ unclosed }, `could not close cleanly: ${unclosed.join(', ')}`);
+      return { notHandedBack, unclosed };
     },
   };
 }

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolic
 import { createLogger } from '@agentyard/observability';
 import { workspaceFromSettings } from '@agentyard/workspace';
 import { createWorkerRuntime } from './compose';
-import { createHealthServer } from './health-server';
+import { createHealthServer, describeListenError, listenHealthServer } from './health-server';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -28,23 +28,38 @@ async function main(): Promise<void> {
   }
   const runtime = await createWorkerRuntime(config, { logger, workspace: workspaceFromSettings(config), policies, version });
   const health = createHealthServer({ registry: runtime.registry, version, ready: runtime.ready, details: runtime.details, live: runtime.heartbeat.healthy });
-  health.listen(config.WORKER_METRICS_PORT, () => {
-    const addr = health.address();
-    logger.info({ port: typeof addr === 'object' && addr ? addr.port : config.WORKER_METRICS_PORT }, 'worker health and metrics listening');
-  });
+  let metricsPort: number;
+  try {
+    metricsPort = await listenHealthServer(health, config.WORKER_METRICS_PORT);
+  } catch (err) {
+    // A second worker on one host is the usual cause: one line, no stack, and the
+    // connections opened above closed, so the process exits at once.
+    process.stderr.write(`agentyard-worker: ${describeListenError(err, config.WORKER_METRICS_PORT)}\n`);
+    await runtime.shutdown(0);
+    process.exit(1);
+  }
+  logger.info({ requested: config.WORKER_METRICS_PORT, port: metricsPort }, 'worker health and metrics listening');
   void runtime.worker.run();
   runtime.heartbeat.start();
-  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME, metricsPort: config.WORKER_METRICS_PORT }, 'agentyard worker started');
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, queue: config.QUEUE_NAME, metricsPort }, 'agentyard worker started');
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const graceMs = config.WORKER_DRAIN_S * 1000;
     logger.info({ signal, graceS: config.WORKER_DRAIN_S }, 'draining: no new runs; active runs finish or are handed back');
-    await runtime.shutdown(config.WORKER_DRAIN_S * 1000);
+    // runtime.shutdown bounds itself (grace + ~3 s); this is the backstop for whatever it
+    // does not know about, so an orchestrator or a CI cleanup never waits on us for long.
+    setTimeout(() => {
+      logger.error({ overdueS: 4.5 }, 'shutdown overran its bound; exiting with what is left open');
+      process.exit(1);
+    }, graceMs + 4500).unref();
+    const { notHandedBack } = await runtime.shutdown(graceMs);
+    health.closeAllConnections();
     health.close();
-    logger.info('worker stopped');
-    process.exit(0);
+    logger.info({ notHandedBack: notHandedBack.length }, 'worker stopped');
+    process.exit(notHandedBack.length ? 1 : 0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -14,6 +14,11 @@ describe('loadConfig', () => {
     expect(c.secrets).toEqual(['tok_acme_123', 'tok_ops_1234']);
   });
 
+  it('accepts port 0 (any free port) for API_PORT and WORKER_METRICS_PORT, and names a port out of range', () => {
+    expect(loadConfig({ API_PORT: '0', WORKER_METRICS_PORT: '0' })).toMatchObject({ API_PORT: 0, WORKER_METRICS_PORT: 0 });
+    expect(() => loadConfig({ WORKER_METRICS_PORT: '70000' })).toThrow(/WORKER_METRICS_PORT/);
+  });
+
   it('treats the password inside REDIS_URL as a secret', () => {
     expect(loadConfig({ REDIS_URL: 'redis://:p%40ss_word@redis:6379' }).secrets).toContain('p@ss_word');
   });

@@ -11,6 +11,7 @@ const Env = z.object({
   KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('ay:'),
   /** BullMQ queue name; BullMQ's own keys read `bull:<QUEUE_NAME>:…`. */
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('agent-runs'),
+  /** Port of the API; a port another process holds fails the start naming this variable. */
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** `tenant:token[:admin],…`. Tokens are secrets: they are never logged. */
   API_KEYS: z.string().default(''),
@@ -57,7 +58,10 @@ const Env = z.object({
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
   /** How often a worker writes run archives that failed while storage was down. */
   WORKER_ARCHIVE_RETRY_S: z.coerce.number().min(0.1).default(15),
-  /** Port of the worker's /metrics and /healthz. */
+  /**
+   * Port of the worker's /metrics and /healthz. Several workers on one host each need their
+   * own, or 0: any free port, which the worker logs at start.
+   */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Base of the exponential backoff between attempts of a failed run. */
   RETRY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),

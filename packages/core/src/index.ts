@@ -6,3 +6,4 @@ export * from './events';
 export * from './dag';
 export * from './zod-issues';
 export * from './nesting';
+export * from './within';

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { RunOptions } from '@agentyard/core';
+import { within, type RunOptions } from '@agentyard/core';
 import { runKeys } from './keys';
 import type { RunStore } from './run-store';
 
@@ -154,14 +154,9 @@ export function createReconciler(opts: {
       if (timer) clearInterval(timer);
       timer = undefined;
       // Bounded: with Redis unreachable neither would ever settle, and shutdown must end.
-      await within(running, 2000);
+      if (running) await within(running, 2000);
       await within(redis.ayReconcilerRelease(leaseKey, opts.ownerId).catch(() => undefined), 1000);
     },
   };
 }
 
-function within(p: Promise<unknown> | undefined, ms: number): Promise<unknown> {
-  if (!p) return Promise.resolve();
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise((r) => (t = setTimeout(r, ms)))]).finally(() => clearTimeout(t));
-}
