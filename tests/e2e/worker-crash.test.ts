@@ -85,13 +85,17 @@ describe('worker processes', () => {
     await waitFor(async () => (await stack.api('GET', `/agent/runs/${body.run_id}`)).body.steps[1].status === 'running', { label: 'the wait step to run' });
     w.child.kill('SIGTERM');
     expect((await w.exited).code).toBe(0);
-    expect((await stack.api('GET', `/agent/runs/${body.run_id}`)).body.status).toBe('queued');
+    const handedBack = (await stack.api('GET', `/agent/runs/${body.run_id}`)).body;
+    expect(handedBack.status).toBe('queued');
+    // A hand-back is not an attempt: the run counts none until a worker runs it to an outcome.
+    expect(handedBack.attempts).toBe(0);
 
     const next = spawnWorker(stack.env);
     procs.push(next);
     const run = await stack.waitForStatus(body.run_id, ['succeeded', 'dead_lettered'], 20_000);
     expect(run.status).toBe('succeeded');
     expect(run.steps.map((s: { id: string; attempts: number }) => `${s.id}:${s.attempts}`)).toEqual(['first:1', 'long:2']);
+    expect(run.attempts).toBe(1);
     next.child.kill('SIGTERM');
     await next.exited;
   });

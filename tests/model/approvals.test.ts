@@ -55,6 +55,30 @@ describe('approvals', () => {
     expect((await stack.api('GET', `/agent/runs/${body.run_id}/files/approved.txt`)).body).toBe('ok');
   });
 
+  it('lets a client decide the moment it sees the approval event, even while a sibling step still runs', async () => {
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      options: { approval: 'writes' },
+      steps: [
+        { id: 'slow', tool: 'wait', args: { seconds: 0.6 } },
+        { id: 'write', tool: 'fs.write', args: { path: 'sibling.txt', content: 'ok' } },
+      ],
+    });
+    const sse = await openSse(`${stack.baseUrl}/agent/logs/${body.run_id}/stream`, { token: TOKENS.acme });
+    await sse.waitFor((e) => e.event === 'approval' && e.data.phase === 'requested', 'the approval request');
+    // The event comes with the status change, so the run already waits for this decision.
+    const approve = await stack.execute({ action: 'approve', run_id: body.run_id, step_id: 'write' });
+    expect([approve.status, approve.body.error?.message]).toEqual([202, undefined]);
+    const asked = sse.events.findIndex((e) => e.event === 'approval');
+    const statusBefore = sse.events.slice(0, asked).filter((e) => e.event === 'status').map((e) => e.data.status);
+    expect(statusBefore.at(-1)).toBe('awaiting_approval');
+    await sse.closed;
+    const run = (await stack.api('GET', `/agent/runs/${body.run_id}`)).body;
+    expect(run.status).toBe('succeeded');
+    expect(run.steps.map((s: { id: string; status: string }) => `${s.id}:${s.status}`)).toEqual(['slow:succeeded', 'write:succeeded']);
+  });
+
   it('fails a static run whose step is rejected, and 404s a decision on an unknown step', async () => {
     const { body } = await stack.execute(plan);
     await stack.waitForStatus(body.run_id, ['awaiting_approval']);

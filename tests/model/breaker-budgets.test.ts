@@ -35,6 +35,8 @@ describe('model endpoint circuit breaker', () => {
     const failures = model.requests.length - 2;
     expect(failures).toBe(2);
     expect((await logs(stack, first.body.run_id)).some((m) => /circuit breaker is open/.test(m))).toBe(true);
+    // Two failed attempts and the one that succeeded; the deferrals while the breaker was open are not attempts.
+    expect(a.attempts).toBe(3);
     const metrics = await stack.workers[0]!.registry.metrics();
     expect(metrics).toContain(`agentyard_model_breaker_state{endpoint="${model.url}"} 0`);
     expect(stack.workers[0]!.details()).toEqual({ model_breakers: { [model.url]: 'closed' } });

@@ -187,7 +187,7 @@ export async function createWorkerRuntime(
       bullConnection.disconnect();
       const unclosed = [
         ...(beat === 'ok' ? [] : ['worker registry entry (expires with its TTL)']),
-        ...(quits.some((q) => q !== 'ok') ? ['redis connections (dropped without QUIT)'] : []),
+        ...(quits.some((q) => q === 'timeout') ? ['redis connections (dropped without QUIT)'] : []),
       ];
       if (unclosed.length) opts.logger.warn({ unclosed }, `could not close cleanly: ${unclosed.join(', ')}`);
       return { notHandedBack, unclosed };
