@@ -83,6 +83,18 @@ ensure_redis_server() {
   fi
 }
 
+# Installs promtool (Debian's prometheus package carries it) when it is missing and we may;
+# tests/k8s/alerts-promtool.test.ts checks and unit-tests the alert rules with it.
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    echo "installing promtool (apt-get install prometheus)…" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; } \
+      || echo "could not install promtool; the alert rule checks will be skipped" >&2
+  fi
+}
+
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 install_and_build() {

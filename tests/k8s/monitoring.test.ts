@@ -42,6 +42,7 @@ describe('monitoring', () => {
         'AgentyardQueueBacklog',
         'AgentyardQueueBacklogCritical',
         'AgentyardRunFailureRatioHigh',
+        'AgentyardWorkerPoolSaturated',
       ].sort(),
     );
     for (const r of rules) {

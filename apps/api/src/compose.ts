@@ -15,7 +15,7 @@ export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING'>>;
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -97,6 +97,7 @@ export async function createApiDeps(
     queueLimits: (tenant) => ({
       maxWaiting: config.QUEUE_MAX_WAITING ?? 0,
       maxTenantQueued: finiteOrZero((opts.policies ?? defaultPolicies).get(tenant).max_queued_runs),
+      retryAfterS: config.QUEUE_FULL_RETRY_AFTER_S ?? 5,
     }),
     budget: {
       tokens: createTokenBudget({ redis, prefix: config.KEY_PREFIX }),

@@ -83,6 +83,11 @@ const Env = z.object({
   RECONCILE_S: z.coerce.number().min(0.2).max(3600).default(10),
   /** Queued runs the whole deployment may hold; a create with start or a start beyond it is 429 queue_full. 0 = no limit. */
   QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(0),
+  /**
+   * The Retry-After (seconds) of a queue_full refusal. Raise it where runs take minutes, so
+   * refused clients do not poll a queue that cannot drain that fast.
+   */
+  QUEUE_FULL_RETRY_AFTER_S: z.coerce.number().int().min(1).max(3600).default(5),
   /** Body size limit of the API. Prompts have their own limit of 200,000 characters. */
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('4mb'),
   SSE_HEARTBEAT_S: z.coerce.number().min(0.05).default(15),

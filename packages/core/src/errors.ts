@@ -106,10 +106,11 @@ export class RateLimitedError extends AgentyardError {
 /**
  * Backpressure: the queue (QUEUE_MAX_WAITING) or the tenant (max_queued_runs) holds as many
  * queued runs as allowed. Nothing was created or queued; try again after `retryAfterS`.
+ * `limit` names the setting that refused, so a client (or its operator) knows which one to raise.
  */
 export class QueueFullError extends AgentyardError {
-  constructor(message: string, retryAfterS: number) {
-    super('queue_full', message, { status: 429, retryable: true, retryAfterS });
+  constructor(limit: 'QUEUE_MAX_WAITING' | 'max_queued_runs', message: string, retryAfterS: number) {
+    super('queue_full', message, { status: 429, retryable: true, retryAfterS, details: [{ path: limit, message }] });
   }
 }
 

@@ -37,6 +37,8 @@ export interface RunStoreOptions {
 export interface QueueLimits {
   maxWaiting: number;
   maxTenantQueued: number;
+  /** The Retry-After of a refusal (QUEUE_FULL_RETRY_AFTER_S). @default 5 */
+  retryAfterS?: number;
 }
 
 export type Refusal = { ok: false; reason: 'missing' | 'invalid' | 'stale'; current?: RunStatus };
@@ -142,11 +144,17 @@ export function fingerprint(value: unknown): string {
 
 const NO_LIMITS: QueueLimits = { maxWaiting: 0, maxTenantQueued: 0 };
 
-function queueFull(reply: Reply, tenant?: string): QueueFullError {
+/**
+ * The refusal of the create/start scripts' room check. Retry-After is a fixed hint rather than
+ * derived from the queue: how soon a slot frees up depends on how long the runs ahead take,
+ * which nothing here knows, and a refused retry costs one cheap script call.
+ */
+function queueFull(reply: Reply, limits: QueueLimits, tenant?: string): QueueFullError {
   const [, which, limit] = reply;
+  const retryAfterS = limits.retryAfterS ?? 5;
   return which === 'tenant'
-    ? new QueueFullError(`tenant ${tenant ?? ''} has ${limit} queued runs, its max_queued_runs; try again later`.replace('  ', ' '), 5)
-    : new QueueFullError(`the queue holds ${limit} waiting runs (QUEUE_MAX_WAITING); try again later`, 5);
+    ? new QueueFullError('max_queued_runs', `tenant ${tenant ?? ''} has ${limit} queued runs, its max_queued_runs; try again later`.replace('  ', ' '), retryAfterS)
+    : new QueueFullError('QUEUE_MAX_WAITING', `the queue holds ${limit} waiting runs (QUEUE_MAX_WAITING); try again later`, retryAfterS);
 }
 
 export function createRunStore(opts: RunStoreOptions): RunStore {
@@ -210,7 +218,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
         doc.tenant, JSON.stringify(doc), JSON.stringify(steps), idemKey, idem?.fingerprint ?? '', ttl, o.start ? '1' : '0',
         limits.maxWaiting, limits.maxTenantQueued,
       );
-      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, doc.tenant);
+      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, limits, doc.tenant);
       if (reply[0] === RUN_CODES.exists) {
         const [existingId, existingPrint] = reply[1]!.split(' ') as [string, string];
         if (existingPrint !== idem?.fingerprint) {
@@ -279,7 +287,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     async start(runId, limits = NO_LIMITS) {
       const { reply, at } = await call('ayRunStart', runId, limits.maxWaiting, limits.maxTenantQueued);
       if (reply[0] === RUN_CODES.ok) return { gen: Number(reply[1]), at };
-      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, (await get(runId))?.doc.tenant);
+      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, limits, (await get(runId))?.doc.tenant);
       if (reply[0] === RUN_CODES.missing) throw new NotFoundError('run', runId);
       throw new InvalidStateError(`run ${runId} is ${reply[1]}; cannot start it`);
     },
