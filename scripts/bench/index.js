@@ -3,19 +3,27 @@
  * Agentyard benchmark (not a test): prints JSON with figures and ratios measured on one
  * Redis in one run. Needs a build (pnpm build). Usage:
  *   node scripts/bench/index.js [--runs 400] [--requests 1000] [--latency-samples 100] [--concurrency 8]
+ *     [--retention-runs 500] [--retention-s 5] [--reconcile-s 0.5]
+ *     [--soak] [--soak-runs 20000] [--soak-retention-s 2] [--soak-contrast-runs 5000]
+ *     [--only a,b,c,d,e]
  * Uses a private redis-server on a free port when one is installed, else REDIS_URL, under a
- * unique key prefix and queue names that it removes afterwards.
+ * unique key prefix and queue names that it removes afterwards; d and e start their own
+ * private redis-server each (their used_memory must be theirs alone).
  *
  *  a. runs/s through API create+start -> worker process -> terminal event, vs raw BullMQ
  *     add + a no-op worker process with the same count and concurrency;
  *  b. create+start requests/s vs a bare Express handler doing one queue.add;
- *  c. p50/p99 from start to the first event on an already-open SSE stream.
+ *  c. p50/p99 from start to the first event on an already-open SSE stream;
+ *  d. Redis bytes and keys per finished two-step run, before and after RUN_RETENTION_S;
+ *  e. (opt-in: --soak or BENCH_SOAK=1, a few minutes) used_memory over a soak of
+ *     --soak-runs runs with a short retention, and with RUN_RETENTION_S=0 for contrast.
  */
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { startRedis, stopRedis, requireFrom, pool, percentile, collectEnds, spawnNode, stopChild } = require('./support');
+const { retentionFigures, soak } = require('./retention');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -37,6 +45,16 @@ const REQUESTS = arg('requests', 1000);
 const SAMPLES = arg('latency-samples', 100);
 const CONCURRENCY = arg('concurrency', 8);
 const IN_FLIGHT = 32;
+const RETENTION_RUNS = arg('retention-runs', 500);
+const RETENTION_S = arg('retention-s', 5);
+const RECONCILE_S = arg('reconcile-s', 0.5);
+const SOAK = process.argv.includes('--soak') || process.env.BENCH_SOAK === '1';
+const SOAK_RUNS = arg('soak-runs', 20000);
+const SOAK_RETENTION_S = arg('soak-retention-s', 2);
+const SOAK_CONTRAST_RUNS = arg('soak-contrast-runs', 5000);
+const onlyAt = process.argv.indexOf('--only');
+const sections = onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['a', 'b', 'c', 'd', ...(SOAK ? ['e'] : [])];
+const want = (s) => sections.includes(s);
 
 async function listen(app) {
   const server = app.listen(0, '127.0.0.1');
@@ -72,7 +90,7 @@ async function main() {
   const result = { redis: redisInfo.own ? 'private redis-server' : url, worker_concurrency: CONCURRENCY, http_in_flight: IN_FLIGHT };
 
   // (b) create+start requests/s, no worker running (jobs pile up), vs a bare handler.
-  {
+  if (want('b')) {
     await pool(50, IN_FLIGHT, () => post(oneStep)); // warm-up
     const t0 = performance.now();
     await pool(REQUESTS, IN_FLIGHT, () => post(oneStep));
@@ -107,7 +125,7 @@ async function main() {
 
   // (a) end-to-end single-step runs/s vs raw BullMQ add + no-op processor. Both workers
   // run as their own process, as in production; the API and the bench client share this one.
-  {
+  if (want('a')) {
     const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
       REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: config.QUEUE_NAME, WORKER_CONCURRENCY: String(CONCURRENCY),
       WORKSPACE_DIR: tmpDirs[1], WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
@@ -154,7 +172,7 @@ async function main() {
   }
 
   // (c) start -> first live SSE event latency.
-  {
+  if (want('c')) {
     const samples = [];
     for (let i = 0; i < SAMPLES; i++) {
       const created = await post({ ...oneStep, start: false });
@@ -188,6 +206,22 @@ async function main() {
     result.c_start_to_first_sse_event_ms = { samples: SAMPLES, p50: round(percentile(samples, 50), 2), p99: round(percentile(samples, 99), 2) };
   }
 
+  // (d, e) each on a stack of its own; run before this one is torn down, whose leftover
+  // BullMQ connections would otherwise retry against a stopped Redis meanwhile.
+  const figures = { concurrency: CONCURRENCY, reconcileS: RECONCILE_S };
+  if (want('d')) result.d_retention = await retentionFigures({ ...figures, runs: RETENTION_RUNS, retentionS: RETENTION_S });
+  if (want('e')) {
+    result.e_soak = await soak({ ...figures, runs: SOAK_RUNS, retentionS: SOAK_RETENTION_S });
+    const keep = await soak({ ...figures, runs: SOAK_CONTRAST_RUNS, retentionS: 0 });
+    // Nothing expires: every run keeps what it wrote, so growth is linear in runs.
+    const perRun = (keep.final.used_memory - keep.used_memory_start) / keep.runs;
+    result.e_soak_contrast_keep_forever = {
+      ...keep,
+      kept_bytes_per_run: Math.round(perRun),
+      extrapolated_used_memory_at_soak_runs: Math.round(keep.used_memory_start + perRun * SOAK_RUNS),
+    };
+  }
+
   api.server.closeAllConnections();
   api.server.close();
   await deps.queue.queue.obliterate({ force: true }).catch(() => undefined);
@@ -195,6 +229,7 @@ async function main() {
   await cleanupPrefix(Redis, url, prefix);
   await stopRedis(redisInfo);
   for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   // Anything still open (BullMQ's duplicated blocking connections) must not keep the
   // process alive or retry against the Redis we just stopped.

@@ -76,6 +76,7 @@ async function collectEnds(Redis, url, prefix) {
     waiters = waiters.filter((w) => (count >= w.n ? (w.resolve(), false) : true));
   });
   return {
+    count: () => count,
     reset: () => (count = 0),
     waitFor: (n) => (count >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
     close: () => sub.quit(),
