@@ -95,7 +95,41 @@ const Env = z.object({
   API_DRAIN_S: z.coerce.number().min(0).max(300).default(10),
   /** Requests per minute each tenant may make to /agent and /admin, counted in Redis across API replicas; 0 turns the limit off. */
   RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(3000),
+  /**
+   * Where shell.exec and code.run run: `none` (the tools are not offered), `local` (a
+   * bubblewrap sandbox on the worker's host) or `k8s` (one Kubernetes Job per command).
+   */
   EXECUTOR: z.enum(['none', 'local', 'k8s']).default('none'),
+  /** EXECUTOR=local without bubblewrap: runs commands as plain child processes. Only for a trusted laptop. */
+  EXECUTOR_UNSANDBOXED: z.stringbool().default(false),
+  /** Bytes of stdout and of stderr a result carries; the whole streams are kept as workspace files. */
+  EXECUTOR_OUTPUT_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  /** Output lines streamed as `log` events per step; beyond it one notice, the rest only in the files. */
+  EXECUTOR_LOG_LINES: z.coerce.number().int().min(0).max(100_000).default(1000),
+  /** Workspace size copied into a sandbox; a larger one is refused before anything is copied. */
+  EXECUTOR_WORKSPACE_MAX_MB: z.coerce.number().int().min(1).max(100_000).default(256),
+  /** Files of a workspace copied into a sandbox. */
+  EXECUTOR_WORKSPACE_MAX_FILES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Memory of one command's process tree (local: RLIMIT_AS of each process; k8s: the container limit). */
+  EXECUTOR_MEMORY_MB: z.coerce.number().int().min(16).max(1_000_000).default(512),
+  /** CPU of a k8s tool Job's container (request and limit), in millicores. */
+  EXECUTOR_CPU_MILLI: z.coerce.number().int().min(10).max(64_000).default(1000),
+  /** Largest file a command may write. */
+  EXECUTOR_FILE_MAX_MB: z.coerce.number().int().min(1).max(100_000).default(256),
+  /** Processes a command may run at once. */
+  EXECUTOR_MAX_PROCESSES: z.coerce.number().int().min(1).max(100_000).default(256),
+  /** Namespace of the tool Jobs (EXECUTOR=k8s). */
+  EXECUTOR_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).default('agentyard-sandbox'),
+  /** Images per code.run language and for shell.exec (EXECUTOR=k8s). */
+  EXECUTOR_IMAGE_PYTHON: z.string().min(1).default('python:3.12-slim'),
+  EXECUTOR_IMAGE_NODE: z.string().min(1).default('node:24-bookworm-slim'),
+  EXECUTOR_IMAGE_SHELL: z.string().min(1).default('debian:bookworm-slim'),
+  /** Image of the init and upload containers that move files through presigned URLs (needs curl and tar). */
+  EXECUTOR_IMAGE_TRANSFER: z.string().min(1).default('curlimages/curl:8.10.1'),
+  /** A finished tool Job is deleted by Kubernetes this long after it ends (the executor deletes it sooner). */
+  EXECUTOR_JOB_TTL_S: z.coerce.number().int().min(0).default(300),
+  /** Kubernetes API: in-cluster service account when unset, else this kubeconfig file. */
+  KUBECONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -167,6 +201,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
     apiKeys = parseApiKeys(c.API_KEYS);
   } catch (e) {
     problems.push(...(e as ConfigError).problems);
+  }
+  if (c.EXECUTOR === 'k8s' && c.WORKSPACE_DRIVER !== 's3') {
+    problems.push('EXECUTOR: k8s moves files through presigned S3 URLs, so it needs WORKSPACE_DRIVER=s3 (the fs driver is local to one host)');
   }
   if (opts.requireApiKeys && apiKeys.length === 0 && problems.length === 0) {
     problems.push('API_KEYS: required, e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
