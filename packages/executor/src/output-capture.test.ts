@@ -30,7 +30,7 @@ describe('output capture', () => {
       ['stdout', 'no newline'],
       ['stderr', 'warn'],
     ]);
-    expect(out).toEqual({ stdout: 'hello\nworld\nno newline', stderr: 'warn: a\r\nwarn', truncated: false, bytes: { stdout: 22, stderr: 13 } });
+    expect(out).toEqual({ stdout: 'hello\nworld\nno newline', stderr: 'warn: a\r\nwarn', truncated: false, bytes: { stdout: 22, stderr: 13 }, tails: { stdout: 'hello\nworld\nno newline', stderr: 'warn: a\r\nwarn' } });
     cap.dispose();
   });
 
@@ -62,6 +62,7 @@ describe('output capture', () => {
     expect(out.stderr).toBe('short');
     expect(out.truncated).toBe(true);
     expect(out.bytes.stdout).toBe(Buffer.byteLength(whole));
+    expect(out.tails.stdout).toBe(Buffer.from(whole).subarray(-4096).toString());
 
     const ws = createWorkspace({ driver: 'fs', dir: join(tmpRoot, 'ws') });
     const files = await cap.save(ws, { stepId: 'build', attempt: 2 });

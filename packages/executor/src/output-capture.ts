@@ -23,6 +23,9 @@ import type { ExecLimits } from './executor';
 
 export type Stream = 'stdout' | 'stderr';
 
+/** Bytes of each stream's end kept for classifying how a command died. */
+export const TAIL_BYTES = 4096;
+
 /** Longest line handed to onOutput in one piece. */
 export const MAX_LINE_CHARS = 16 * 1024;
 
@@ -40,6 +43,8 @@ export interface CapturedOutput {
   truncated: boolean;
   /** Whole length of each stream, in bytes. */
   bytes: Record<Stream, number>;
+  /** The last TAIL_BYTES of each stream, where a dying program says why (MemoryError, heap out of memory). */
+  tails: Record<Stream, string>;
 }
 
 export interface OutputCapture {
@@ -63,6 +68,7 @@ interface StreamState {
   total: number;
   decoder: StringDecoder;
   pending: string;
+  tail: Buffer;
   spool?: { fd: number; path: string; bytes: number; full: boolean };
 }
 
@@ -125,6 +131,7 @@ export function createOutputCapture(opts: OutputCaptureOptions): OutputCapture {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       const st = streams[stream];
       st.total += buf.length;
+      st.tail = lastBytes(Buffer.concat([st.tail, lastBytes(buf, TAIL_BYTES)]), TAIL_BYTES);
       emitLines(stream, st, st.decoder.write(buf), false);
       if (st.spool) return spoolWrite(st, stream, buf);
       st.head.push(buf);
@@ -147,6 +154,7 @@ export function createOutputCapture(opts: OutputCaptureOptions): OutputCapture {
         stderr: cut(streams.stderr),
         truncated: streams.stdout.total > outputBytes || streams.stderr.total > outputBytes,
         bytes: { stdout: streams.stdout.total, stderr: streams.stderr.total },
+        tails: { stdout: streams.stdout.tail.toString('utf8'), stderr: streams.stderr.tail.toString('utf8') },
       };
     },
 
@@ -174,7 +182,11 @@ export function createOutputCapture(opts: OutputCaptureOptions): OutputCapture {
 }
 
 function fresh(): StreamState {
-  return { head: [], headBytes: 0, total: 0, decoder: new StringDecoder('utf8'), pending: '' };
+  return { head: [], headBytes: 0, total: 0, decoder: new StringDecoder('utf8'), pending: '', tail: Buffer.alloc(0) };
+}
+
+function lastBytes(buf: Buffer, n: number): Buffer {
+  return buf.length <= n ? buf : buf.subarray(buf.length - n);
 }
 
 /** The first `max` bytes as text, ending on a whole character. */
