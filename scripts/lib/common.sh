@@ -72,28 +72,26 @@ fetch_node() {
   [[ -x "$dir/bin/node" ]]
 }
 
-# Installs redis-server from the system's packages when it is missing and we may.
-ensure_redis_server() {
-  command -v redis-server >/dev/null 2>&1 && return 0
+# Installs a Debian package when its command is missing and we may (root with apt-get):
+#   ensure_package <command> <package> <what happens without it>
+ensure_package() {
+  local cmd=$1 pkg=$2 without=$3
+  command -v "$cmd" >/dev/null 2>&1 && return 0
   if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
-    echo "installing redis-server (apt-get)…" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null 2>&1; } \
-      || echo "could not install redis-server; set REDIS_URL to a running Redis" >&2
+    echo "installing $pkg (apt-get)…" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1; } \
+      || echo "could not install $pkg; $without" >&2
+  else
+    echo "$cmd is missing (Debian package $pkg); $without" >&2
   fi
 }
 
-# Installs promtool (Debian's prometheus package carries it) when it is missing and we may;
-# tests/k8s/alerts-promtool.test.ts checks and unit-tests the alert rules with it.
-ensure_promtool() {
-  command -v promtool >/dev/null 2>&1 && return 0
-  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
-    echo "installing promtool (apt-get install prometheus)…" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; } \
-      || echo "could not install promtool; the alert rule checks will be skipped" >&2
-  fi
-}
+ensure_redis_server() { ensure_package redis-server redis-server "set REDIS_URL to a running Redis"; }
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules.
+ensure_promtool() { ensure_package promtool prometheus "the alert rule checks will be skipped"; }
+# bubblewrap is the local sandbox of shell.exec and code.run (EXECUTOR=local).
+ensure_bubblewrap() { ensure_package bwrap bubblewrap "EXECUTOR=local refuses to start without it"; }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

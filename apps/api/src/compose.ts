@@ -15,7 +15,7 @@ export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S'>>;
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -84,7 +84,12 @@ export async function createApiDeps(
     fanout,
     queue,
     finalizer,
-    tools: createDefaultToolRegistry(),
+    // The API validates and lists shell/code tools but never runs them: workers do.
+    tools: createDefaultToolRegistry(
+      (config.EXECUTOR ?? 'none') === 'none'
+        ? {}
+        : { exec: { run: () => Promise.reject(new Error('tools run in workers, not in the API')), maxLogLines: config.EXECUTOR_LOG_LINES ?? 1000 } },
+    ),
     workspace: opts.workspace,
     apiKeys: config.API_KEYS,
     logger: opts.logger,

@@ -1,10 +1,9 @@
 import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolicies } from '@agentyard/config';
-import { createLogger } from '@agentyard/observability';
+import { createLogger, describeListenError, listen } from '@agentyard/observability';
 import { createServer } from 'node:http';
 import { buildApp } from './app';
 import { createApiDeps, workspaceFromConfig } from './compose';
 import { trackInFlight } from './http/drain';
-import { describeListenError, listen } from './http/listen';
 import { readVersion } from './version';
 
 async function main(): Promise<void> {
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
   } catch (err) {
     // Express 5 would hand this error to a listen callback and keep running without a
     // socket; instead: one line naming the variable, connections closed, non-zero exit.
-    process.stderr.write(`agentyard-api: ${describeListenError(err, config.API_PORT)}\n`);
+    process.stderr.write(`agentyard-api: ${describeListenError(err, config.API_PORT, 'API_PORT', 'by another process: stop it or set API_PORT to a free port')}\n`);
     await deps.close();
     process.exit(1);
   }

@@ -45,29 +45,3 @@ export function createHealthServer(opts: {
     send(404, { error: { code: 'not_found', message: `${req.method} ${path} not found` } });
   });
 }
-
-/**
- * Listens on `port` (0: any free port) and resolves with the port bound. Rejects on
- * EADDRINUSE and the like instead of letting the server emit an unhandled 'error'.
- */
-export function listenHealthServer(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, () => {
-      server.off('error', onError);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : port);
-    });
-  });
-}
-
-/** One line for a metrics port that cannot be bound, naming the variable to change. */
-export function describeListenError(err: unknown, port: number): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') {
-    return `WORKER_METRICS_PORT ${port} is already in use (another worker on this host?): give each worker its own port, or 0 for any free port`;
-  }
-  if (code === 'EACCES') return `WORKER_METRICS_PORT ${port} may not be bound by this user: choose a port above 1023, or 0 for any free port`;
-  return `WORKER_METRICS_PORT ${port} cannot be listened on: ${(err as Error).message}`;
-}

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolicies } from '@agentyard/config';
-import { createLogger } from '@agentyard/observability';
+import { createLogger, describeListenError, listen } from '@agentyard/observability';
 import { workspaceFromSettings } from '@agentyard/workspace';
 import { createWorkerRuntime } from './compose';
-import { createHealthServer, describeListenError, listenHealthServer } from './health-server';
+import { createHealthServer } from './health-server';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -30,11 +30,11 @@ async function main(): Promise<void> {
   const health = createHealthServer({ registry: runtime.registry, version, ready: runtime.ready, details: runtime.details, live: runtime.heartbeat.healthy });
   let metricsPort: number;
   try {
-    metricsPort = await listenHealthServer(health, config.WORKER_METRICS_PORT);
+    metricsPort = await listen(health, config.WORKER_METRICS_PORT);
   } catch (err) {
     // A second worker on one host is the usual cause: one line, no stack, and the
     // connections opened above closed, so the process exits at once.
-    process.stderr.write(`agentyard-worker: ${describeListenError(err, config.WORKER_METRICS_PORT)}\n`);
+    process.stderr.write(`agentyard-worker: ${describeListenError(err, config.WORKER_METRICS_PORT, 'WORKER_METRICS_PORT', '(another worker on this host?): give each worker its own port, or 0 for any free port')}\n`);
     await runtime.shutdown(0);
     process.exit(1);
   }

@@ -58,6 +58,7 @@ export interface StepRunner {
  */
 export function createStepRunner(opts: {
   runId: string;
+  tenant: string;
   gen: number;
   initial: Record<string, StepState>;
   store: RunStore;
@@ -116,10 +117,12 @@ export function createStepRunner(opts: {
             signal: stepSignal,
             workspace,
             runId,
+            tenant: opts.tenant,
             stepId: step.id,
             attempt,
-            log: async (level, msg) => {
-              await events.append(runId, 'log', { level, message: msg, step_id: step.id });
+            ...(previous?.status === 'running' ? { interruptedAttempt: previous.attempts } : {}),
+            log: async (level, msg, extra = {}) => {
+              await events.append(runId, 'log', { ...extra, level, message: msg, step_id: step.id });
             },
           };
           output = await abortable(tool.run(args.data, ctx), stepSignal);

@@ -46,6 +46,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       const events = ctx.events ?? opts.events;
       const runner = createStepRunner({
         runId: run.doc.id,
+        tenant: run.doc.tenant,
         gen: ctx.gen,
         initial: run.steps,
         store: opts.store,

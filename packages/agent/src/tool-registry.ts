@@ -22,7 +22,11 @@ export interface ToolRegistry {
   validate(name: string, args: unknown, paths: { tool: string; args: string }): unknown;
 }
 
-export function createToolRegistry(tools: ToolDefinition[]): ToolRegistry {
+/**
+ * `unavailable`: tools this deployment knows of but cannot run, with why (shell.exec without
+ * an executor): naming one is a 400 that says so, rather than "unknown tool".
+ */
+export function createToolRegistry(tools: ToolDefinition[], opts: { unavailable?: Record<string, string> } = {}): ToolRegistry {
   const byName = new Map<string, ToolDefinition>();
   for (const t of tools) {
     if (byName.has(t.name)) throw new Error(`tool "${t.name}" is registered twice`);
@@ -45,6 +49,8 @@ export function createToolRegistry(tools: ToolDefinition[]): ToolRegistry {
     catalog: () => catalog,
     validate(name, args, paths) {
       const tool = byName.get(name);
+      const why = opts.unavailable?.[name];
+      if (!tool && why !== undefined) throw ValidationError.field(paths.tool, `"${name}" is not available here: ${why}`);
       if (!tool) {
         const known = [...byName.keys()].sort().join(', ');
         throw ValidationError.field(paths.tool, `unknown tool "${name}" (known: ${known})`);

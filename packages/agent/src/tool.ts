@@ -11,10 +11,18 @@ export interface ToolContext {
   /** The run's workspace; paths are relative to it. */
   workspace: Workspace;
   runId: string;
+  tenant: string;
   stepId: string;
   /** 1 on the first execution of this step, 2 on its first retry, … */
   attempt: number;
-  log(level: LogLevel, message: string): Promise<void>;
+  /**
+   * The attempt of this step's previous execution when it never came to an outcome (its
+   * worker died mid-step): a tool that can find what that execution started (a Kubernetes
+   * Job) picks it up instead of starting it again.
+   */
+  interruptedAttempt?: number;
+  /** A `log` event of this step; `extra` fields (e.g. `stream`) join the event. */
+  log(level: LogLevel, message: string, extra?: Record<string, unknown>): Promise<void>;
 }
 
 export interface ToolDefinition<S extends z.ZodType = z.ZodType> {

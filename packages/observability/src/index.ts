@@ -1,3 +1,4 @@
 export * from './logger';
 export * from './metrics';
 export { Gauge } from 'prom-client';
+export * from './listen';
