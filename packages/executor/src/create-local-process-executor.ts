@@ -92,7 +92,7 @@ async function probe(o: ResolvedLocalOptions): Promise<void> {
     const run = await superviseProcess({
       file: o.bwrapPath,
       args: [...bwrapArgs({ hostPaths: o.hostPaths, workDir: work, cwd: '', uid: 65534, gid: 65534 }), o.prlimitPath, ...prlimitArgs(limits), 'true'],
-      env: sandboxEnv({ home: '/tmp', tmp: '/tmp' }),
+      env: sandboxEnv({ home: '/tmp', tmp: '/tmp' }, o.limits.memoryBytes),
       cwd: '/',
       timeoutMs: PROBE_TIMEOUT_S * 1000,
       signal: new AbortController().signal,
@@ -103,6 +103,12 @@ async function probe(o: ResolvedLocalOptions): Promise<void> {
       throw new ExecutorConfigError(`EXECUTOR=local could not start bwrap (${o.bwrapPath}): ${(err as Error).message}; ${INSTALL_HINT}`, err);
     });
     const said = capture.finish().tails.stderr.trim();
+    if (run.reportedExit !== 0 && o.runAs && /source path .*Permission denied/.test(said)) {
+      throw new ExecutorConfigError(
+        `EXECUTOR=local: the sandbox user (uid ${o.runAs.uid}) cannot reach its directory under ${o.tmpDir}; ` +
+          'every directory on the way must be searchable by it (chmod o+x), as /tmp is',
+      );
+    }
     if (run.reportedExit !== 0) {
       throw new ExecutorConfigError(
         `EXECUTOR=local: bubblewrap is installed but cannot run a sandbox here (${said || `exit ${run.code ?? run.signal}`}). ` +

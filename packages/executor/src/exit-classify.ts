@@ -14,8 +14,8 @@ import type { SandboxLimits } from './sandbox-command';
  *   program that swallows the failure and exits quietly is a plain non-zero result; a program
  *   that prints "out of memory" for another reason and fails is misread as OOM.
  * - SIGXCPU (152): the CPU-time soft limit, reported as exec_timeout (CPU time, not wall time).
- * - SIGXFSZ (153) and a SIGKILL the executor did not send (137: the CPU hard limit, or the host's
- *   OOM killer) stay results the model can read, with one line naming the cause appended to
+ * - SIGXFSZ (153), SIGSEGV (139: what some runtimes do when an allocation is refused) and a
+ *   SIGKILL the executor did not send (137: the CPU hard limit, or the host's OOM killer) stay results the model can read, with one line naming the cause appended to
  *   stderr: the program is often killed before it can say anything.
  */
 
@@ -33,6 +33,7 @@ const OOM_MESSAGES = [
 const SIGXCPU = 128 + constants.signals.SIGXCPU;
 const SIGXFSZ = 128 + constants.signals.SIGXFSZ;
 const SIGKILL = 128 + constants.signals.SIGKILL;
+const SIGSEGV = 128 + constants.signals.SIGSEGV;
 
 export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
@@ -40,9 +41,10 @@ export function exitStatus(code: number | null, signal: NodeJS.Signals | null): 
   return 128 + (n ?? 0);
 }
 
-export function classifyExit(exitCode: number, stderrTail: string, limits: SandboxLimits): Outcome {
+/** `stderr`: what was kept of it (its head and its tail). */
+export function classifyExit(exitCode: number, stderr: string, limits: SandboxLimits): Outcome {
   if (exitCode === 0) return { kind: 'exit', exitCode };
-  if (OOM_MESSAGES.some((re) => re.test(stderrTail))) return { kind: 'error', error: ExecError.oom(limits.memoryBytes) };
+  if (OOM_MESSAGES.some((re) => re.test(stderr))) return { kind: 'error', error: ExecError.oom(limits.memoryBytes) };
   if (exitCode === SIGXCPU) {
     return {
       kind: 'error',
@@ -58,6 +60,9 @@ export function classifyExit(exitCode: number, stderrTail: string, limits: Sandb
       exitCode,
       notice: 'agentyard: killed by SIGKILL, not by the executor (the CPU-time hard limit, or the host ran out of memory)',
     };
+  }
+  if (exitCode === SIGSEGV) {
+    return { kind: 'exit', exitCode, notice: 'agentyard: killed by SIGSEGV (an allocation refused under the memory limit can end this way)' };
   }
   return { kind: 'exit', exitCode };
 }

@@ -77,7 +77,8 @@ export class LocalProcessExecutor implements Executor {
         throw ExecError.unavailable(`the sandbox could not run the command: ${out.tails.stderr.trim().slice(-500) || 'bwrap exited without a status'}`);
       }
       const exitCode = run.reportedExit ?? exitStatus(run.code, run.signal);
-      const outcome = classifyExit(exitCode, out.tails.stderr, limits);
+      // The head holds V8's OOM line (its GC trace and stack follow it), the tail Python's MemoryError.
+      const outcome = classifyExit(exitCode, `${out.stderr}\n${out.tails.stderr}`, limits);
       if (outcome.kind === 'error') throw outcome.error;
 
       const skipped: SkippedFile[] = [];
@@ -121,7 +122,7 @@ export class LocalProcessExecutor implements Executor {
         ...base,
         file: this.o.prlimitPath,
         args: [...rl, ...req.argv],
-        env: sandboxEnv({ home, tmp }, req.env),
+        env: sandboxEnv({ home, tmp }, limits.memoryBytes, req.env),
         cwd: join(work, cwd),
       });
     }
@@ -136,7 +137,7 @@ export class LocalProcessExecutor implements Executor {
       ...base,
       file: this.o.bwrapPath,
       args,
-      env: sandboxEnv({ home: '/tmp', tmp: '/tmp' }, req.env),
+      env: sandboxEnv({ home: '/tmp', tmp: '/tmp' }, limits.memoryBytes, req.env),
       cwd: '/',
       statusFd: STATUS_FD,
     });

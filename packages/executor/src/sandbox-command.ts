@@ -6,7 +6,7 @@ import type { ExecLimits } from './executor';
  *
  * - bwrap: a new mount namespace holding only the host's system directories read-only (/usr,
  *   /etc and the merged-/usr links, not `/`: the worker's checkout, /root, /home, /var and
- *   /tmp stay invisible), a fresh /proc of its own pid namespace, a minimal /dev, a private
+ *   /tmp stay invisible; the root holding them is remounted read-only), a fresh /proc of its own pid namespace, a minimal /dev, a private
  *   tmpfs /tmp, and the materialised workspace read-write at /workspace. --unshare-all takes
  *   the network (only a loopback of its own), ipc, uts and cgroup namespaces too;
  *   --new-session stops TIOCSTI input injection into a terminal; --die-with-parent kills the
@@ -82,6 +82,8 @@ export function bwrapArgs(i: BwrapArgsInput): string[] {
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   args.push('--bind', i.workDir, SANDBOX_WORKDIR);
+  // The sandbox's own root (a tmpfs holding the mount points) last, so nothing lands beside them.
+  args.push('--remount-ro', '/');
   args.push('--chdir', i.cwd === '' ? SANDBOX_WORKDIR : `${SANDBOX_WORKDIR}/${i.cwd}`);
   args.push('--json-status-fd', String(STATUS_FD), '--');
   return args;
@@ -91,7 +93,12 @@ export function bwrapArgs(i: BwrapArgsInput): string[] {
  * The whole environment of a command, built from nothing: the worker's own (API_KEYS, S3 and
  * model keys, REDIS_URL) is never inherited. The request's variables come last and win, so a
  * program may set its own PATH or LANG.
+ *
+ * NODE_OPTIONS caps V8's heap below the memory limit: with its default heap size Node meets
+ * RLIMIT_DATA somewhere inside V8 and dies of SIGSEGV without a word (measured), while at its
+ * own heap limit it says "JavaScript heap out of memory", which exit-classify.ts reads as OOM.
  */
-export function sandboxEnv(dirs: { home: string; tmp: string }, requested: Record<string, string> = {}): Record<string, string> {
-  return { PATH: SANDBOX_PATH, HOME: dirs.home, TMPDIR: dirs.tmp, LANG: 'C.UTF-8', ...requested };
+export function sandboxEnv(dirs: { home: string; tmp: string }, memoryBytes: number, requested: Record<string, string> = {}): Record<string, string> {
+  const heapMb = Math.max(16, Math.floor((memoryBytes / 1024 / 1024) * 0.5));
+  return { PATH: SANDBOX_PATH, HOME: dirs.home, TMPDIR: dirs.tmp, LANG: 'C.UTF-8', NODE_OPTIONS: `--max-old-space-size=${heapMb}`, ...requested };
 }
