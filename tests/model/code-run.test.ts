@@ -41,7 +41,7 @@ describe('a model run that writes and runs code', () => {
     expect(run.result).toBe('The script printed: sum 15');
     const exec = run.steps.find((s: { tool: string }) => s.tool === 'code.run');
     expect(exec.output).toMatchObject({ exit_code: 0, stdout: 'sum 15\n', files_changed: [{ path: 'out.json', change: 'created' }] });
-    expect(JSON.parse((await stack.api('GET', `/agent/runs/${body.run_id}/files/out.json`)).body)).toEqual({ sum: 15 });
+    expect((await stack.api('GET', `/agent/runs/${body.run_id}/files/out.json`)).body).toEqual({ sum: 15 });
     // code.run was offered to the model, with its schema.
     const offered = (model.requests[0]!.tools as Array<{ function: { name: string } }>).map((t) => t.function.name);
     expect(offered).toEqual(expect.arrayContaining(['code__run', 'shell__exec']));

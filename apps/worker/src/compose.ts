@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
 import { createRunProcessor } from './run-processor';
+import { createExecutorFromConfig, type ExecutorConfig } from './executor-deps';
 import { within } from '@agentyard/core';
 
 /** After the drain, how long leaving the registry and QUITting Redis may take. */
@@ -29,7 +30,8 @@ export type WorkerConfig = Pick<
   | 'WORKER_MAX_STALLED'
 > &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
-  Partial<ModelConfig>;
+  Partial<ModelConfig> &
+  ExecutorConfig;
 
 export interface WorkerRuntime extends AgentWorker {
   registry: Registry;
@@ -78,7 +80,8 @@ export async function createWorkerRuntime(
     },
     { registry, logger: opts.logger, tokens: createTokenBudget({ redis, prefix: config.KEY_PREFIX }), policies },
   );
-  const tools = createDefaultToolRegistry();
+  const executor = await createExecutorFromConfig(config, { logger: opts.logger });
+  const tools = createDefaultToolRegistry(executor ? { exec: { run: (req) => executor.exec(req), maxLogLines: config.EXECUTOR_LOG_LINES } } : {});
   const supervisor = createSupervisor({
     store,
     events,
@@ -177,6 +180,7 @@ export async function createWorkerRuntime(
       await within(reconciler.stop(), CLOSE_MS);
       await within(repairQueue.close(), CLOSE_MS);
       const { notHandedBack } = await agentWorker.close(graceMs);
+      if (executor) await within(executor.close(), CLOSE_MS);
       const [beat, ...quits] = await Promise.all([
         within(heartbeat.stop(), CLOSE_MS),
         within(redis.quit(), CLOSE_MS),

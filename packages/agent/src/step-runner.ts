@@ -95,7 +95,16 @@ export function createStepRunner(opts: {
       const previous = state.get(step.id);
       const attempt = (previous?.attempts ?? 0) + 1;
       const started = now();
-      const base: StepState = { status: 'running', attempts: attempt, started_at: iso(started), ...(previous?.approval ? { approval: previous.approval } : {}) };
+      // A step left running by a dead worker is picked up, not started afresh: tools that can
+      // find what that execution started (a Kubernetes Job) reattach to it.
+      const interrupted = previous?.status === 'running' ? (previous.resumes_attempt ?? previous.attempts) : undefined;
+      const base: StepState = {
+        status: 'running',
+        attempts: attempt,
+        started_at: iso(started),
+        ...(interrupted !== undefined ? { resumes_attempt: interrupted } : {}),
+        ...(previous?.approval ? { approval: previous.approval } : {}),
+      };
       const phase = { step_id: step.id, tool: step.tool, attempt };
       const order = o.order === undefined ? {} : { order: o.order };
       await save(step, base, { ...phase, phase: 'started' }, order);
@@ -120,7 +129,7 @@ export function createStepRunner(opts: {
             tenant: opts.tenant,
             stepId: step.id,
             attempt,
-            ...(previous?.status === 'running' ? { interruptedAttempt: previous.attempts } : {}),
+            ...(interrupted !== undefined ? { interruptedAttempt: interrupted } : {}),
             log: async (level, msg, extra = {}) => {
               await events.append(runId, 'log', { ...extra, level, message: msg, step_id: step.id });
             },

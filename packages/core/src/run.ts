@@ -89,6 +89,11 @@ export interface StepState {
   /** Model turns only: tokens of this turn. */
   usage?: TokenUsage;
   attempts: number;
+  /**
+   * While running: the earlier attempt whose execution this one picks up (its worker died
+   * before an outcome), so a chain of crashes keeps pointing at the one command started.
+   */
+  resumes_attempt?: number;
   started_at?: string;
   finished_at?: string;
   duration_ms?: number;
