@@ -110,7 +110,7 @@ const Env = z.object({
   EXECUTOR_WORKSPACE_MAX_MB: z.coerce.number().int().min(1).max(100_000).default(256),
   /** Files of a workspace copied into a sandbox. */
   EXECUTOR_WORKSPACE_MAX_FILES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  /** Memory of one command's process tree (local: RLIMIT_AS of each process; k8s: the container limit). */
+  /** Memory of one command (local: RLIMIT_DATA of each process, and a V8 heap of half of it; k8s: the container limit). */
   EXECUTOR_MEMORY_MB: z.coerce.number().int().min(16).max(1_000_000).default(512),
   /** CPU of a k8s tool Job's container (request and limit), in millicores. */
   EXECUTOR_CPU_MILLI: z.coerce.number().int().min(10).max(64_000).default(1000),
