@@ -1,2 +1,4 @@
 export * from './executor';
 export * from './exec-errors';
+export * from './workspace-sync';
+export * from './output-capture';
