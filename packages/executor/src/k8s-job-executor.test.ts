@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CancelledError } from '@agentyard/core';
 import { S3Workspace, scopeWorkspace, type Workspace } from '@agentyard/workspace';
@@ -41,6 +44,7 @@ let api: KubeJobsApi;
 let store: ObjectStore;
 const tenant = `t${randomBytes(4).toString('hex')}`;
 const executors: Executor[] = [];
+const tmpDirs: string[] = [];
 
 beforeAll(async () => {
   standin = await startK8sStandIn({ namespace: NS });
@@ -50,6 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const e of executors) await e.close();
   await standin?.close();
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 });
 
 function makeExecutor(o: Partial<K8sJobExecutorOptions> & { limits?: Partial<ExecLimits>; shell?: string; transfer?: string } = {}): K8sJobExecutor {
@@ -127,7 +132,11 @@ describe('K8sJobExecutor on the stand-in', () => {
     const never = new Promise<never>(() => undefined);
     const severable = <T extends object>(target: T): T =>
       new Proxy(target, { get: (t, k) => (typeof (t as never)[k] === 'function' ? (...a: unknown[]) => (dead ? never : (t as any)[k](...a)) : (t as never)[k]) });
+    // A dead worker leaves its temp dir behind; this one is the test's to remove.
+    const deadTmp = mkdtempSync(join(tmpdir(), 'ay-k8s-dead-worker-'));
+    tmpDirs.push(deadTmp);
     const a = new K8sJobExecutor({
+      tmpDir: deadTmp,
       api: severable(api),
       store: severable(store),
       spec: { namespace: NS, images: images(), cpuMilli: 500, jobTtlS: 60, startAllowanceS: 60 },
