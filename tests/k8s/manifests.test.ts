@@ -4,7 +4,7 @@
  * `kubectl kustomize`, every object is validated against the Kubernetes OpenAPI schemas
  * (kubernetes-models), and the properties the design depends on are asserted: the worker's
  * grace period outlasts its drain, probes hit the right paths and ports, pods run as
- * non-root, the example Secret holds placeholders only, the sandbox has no network, the
+ * non-root, the example Secret holds placeholders only, the sandbox reaches only DNS and S3 (for its presigned transfers), the worker's Role equals the executor's API calls, the
  * worker autoscaler reads the whole backlog, prod leaves nothing site-specific hard-coded, and
  * the ConfigMaps load with packages/config. The smoke Job is rendered through each overlay's
  * smoke/ and checked against the Dockerfile's cli target and the built yardctl; compose and
@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '@agentyard/config';
+import { K8S_API_CALLS } from '@agentyard/executor';
 import { freePort } from '../helpers/global-setup';
 
 const REPO = resolve(__dirname, '../..');
@@ -372,8 +373,8 @@ describe.each(Object.keys(builds))('%s', (name) => {
     expect(cm.data.LLM_BASE_URL === '').toBe(cm.data.LLM_MODEL === '');
   });
 
-  it('sets EXECUTOR to none: no shell or code tool exists yet for a sandbox to run', () => {
-    expect(configValue(objs(), 'EXECUTOR')).toBe('none');
+  it('sets EXECUTOR to k8s in prod and leaves it none elsewhere (dev and the base run no sandbox)', () => {
+    expect(configValue(objs(), 'EXECUTOR')).toBe(name === 'overlays/prod' ? 'k8s' : 'none');
   });
 
   it('gives the apps a configuration packages/config accepts once the Secret is filled in', () => {
@@ -384,7 +385,7 @@ describe.each(Object.keys(builds))('%s', (name) => {
     const cm = (find(objs(), 'ConfigMap', 'agentyard-config') as K8sObject & { data: Record<string, string> }).data;
     const config = loadConfig({ ...cm, ...secret }, { requireApiKeys: true });
     expect(config.WORKSPACE_DRIVER).toBe('s3');
-    expect(config.EXECUTOR).toBe('none');
+    expect(config.EXECUTOR).toBe(name === 'overlays/prod' ? 'k8s' : 'none');
   });
 
   it('runs the worker with a grace period longer than its drain, probes on :9464 and its labels', () => {
@@ -447,10 +448,14 @@ describe.each(Object.keys(builds))('%s', (name) => {
     expect((find(objs(), 'Deployment', 'agent-worker') as Workload).spec.replicas).toBeUndefined();
   });
 
-  it('denies all egress and ingress in the sandbox namespace', () => {
+  it('denies all egress and ingress in the sandbox namespace except DNS and S3 for tool Job pods', () => {
     const policies = objs().filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'agentyard-sandbox') as (K8sObject & {
-      spec: { podSelector: Record<string, unknown>; policyTypes: string[]; egress?: unknown[]; ingress?: unknown[] };
+      spec: { podSelector: { matchLabels?: Record<string, string> }; policyTypes: string[]; egress?: Egress[]; ingress?: unknown[] };
     })[];
+    interface Egress {
+      to: { ipBlock?: { cidr: string }; namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> } }[];
+      ports: { protocol: string; port: number }[];
+    }
     const denies = (type: 'Egress' | 'Ingress') =>
       policies.some(
         (p) =>
@@ -460,8 +465,26 @@ describe.each(Object.keys(builds))('%s', (name) => {
       );
     expect(denies('Egress')).toBe(true);
     expect(denies('Ingress')).toBe(true);
-    // Nothing else in the namespace may open a hole in the deny.
-    expect(policies.filter((p) => (p.spec.egress ?? []).length > 0 || (p.spec.ingress ?? []).length > 0)).toEqual([]);
+    // Nothing opens ingress; the one egress hole is for the tool Jobs' transfers only.
+    expect(policies.filter((p) => (p.spec.ingress ?? []).length > 0)).toEqual([]);
+    const holes = policies.filter((p) => (p.spec.egress ?? []).length > 0);
+    expect(holes.map((p) => p.metadata.name)).toEqual(['sandbox-transfer-egress']);
+    const allow = holes[0]!;
+    // The executor's Jobs carry this label (packages/executor/src/k8s-names.ts).
+    expect(allow.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/managed-by': 'agentyard-worker' });
+    const [dns, s3] = allow.spec.egress!;
+    expect(dns!.to).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+    expect(dns!.ports.map((p) => `${p.protocol}/${p.port}`).sort()).toEqual(['TCP/53', 'UDP/53']);
+    expect(s3!.to).toHaveLength(1);
+    expect(s3!.ports).toHaveLength(1);
+    if (name === 'overlays/dev') {
+      expect(s3!.to[0]!.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'minio' } });
+      expect(s3!.ports[0]).toEqual({ protocol: 'TCP', port: 9000 });
+    } else {
+      // An address to fill in, never an open range.
+      expect(s3!.to[0]!.ipBlock!.cidr).toContain('REPLACE_ME');
+      expect(s3!.ports[0]).toEqual({ protocol: 'TCP', port: 443 });
+    }
   });
 
   it('caps the sandbox with a ResourceQuota and a LimitRange', () => {
@@ -473,7 +496,7 @@ describe.each(Object.keys(builds))('%s', (name) => {
     expect(sa.automountServiceAccountToken).toBe(false);
   });
 
-  it('lets agent-worker manage Jobs and read pods and logs in agentyard-sandbox only', () => {
+  it('lets agent-worker make exactly the executor’s API calls, in agentyard-sandbox only', () => {
     const objects = objs();
     const role = find(objects, 'Role', 'agent-worker-executor') as K8sObject & {
       rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
@@ -481,9 +504,11 @@ describe.each(Object.keys(builds))('%s', (name) => {
     expect(role.metadata.namespace).toBe('agentyard-sandbox');
     const verbsFor = (group: string, resource: string) =>
       role.rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
-    expect(verbsFor('batch', 'jobs')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
-    expect(verbsFor('', 'pods')).toEqual(['get', 'list', 'watch']);
-    expect(verbsFor('', 'pods/log')).toEqual(['get', 'list', 'watch']);
+    // The Role's rules equal K8S_API_CALLS, the list the executor's code keeps of what it calls.
+    const granted = role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
+    const called = K8S_API_CALLS.flatMap((c) => c.verbs.map((v) => `${c.apiGroup}/${c.resource}:${v}`)).sort();
+    expect(granted).toEqual(called);
+    expect(verbsFor('batch', 'jobs')).toEqual(['create', 'delete', 'get']);
     expect(role.rules.flatMap((r) => r.verbs)).not.toContain('*');
 
     const binding = find(objects, 'RoleBinding', 'agent-worker-executor') as K8sObject & {

@@ -1,5 +1,5 @@
 import type { Config } from '@agentyard/config';
-import { createLocalProcessExecutor, type ExecLimits, type Executor } from '@agentyard/executor';
+import { createLocalProcessExecutor, loadK8sExecutor, type ExecLimits, type Executor } from '@agentyard/executor';
 import type { Logger } from '@agentyard/observability';
 
 export type ExecutorConfig = Pick<
@@ -13,6 +13,20 @@ export type ExecutorConfig = Pick<
   | 'EXECUTOR_MEMORY_MB'
   | 'EXECUTOR_FILE_MAX_MB'
   | 'EXECUTOR_MAX_PROCESSES'
+  | 'EXECUTOR_CPU_MILLI'
+  | 'EXECUTOR_NAMESPACE'
+  | 'EXECUTOR_IMAGE_PYTHON'
+  | 'EXECUTOR_IMAGE_NODE'
+  | 'EXECUTOR_IMAGE_SHELL'
+  | 'EXECUTOR_IMAGE_TRANSFER'
+  | 'EXECUTOR_JOB_TTL_S'
+  | 'KUBECONFIG'
+  | 'S3_ENDPOINT'
+  | 'S3_REGION'
+  | 'S3_BUCKET'
+  | 'S3_ACCESS_KEY'
+  | 'S3_SECRET_KEY'
+  | 'S3_FORCE_PATH_STYLE'
 >;
 
 const MB = 1024 * 1024;
@@ -44,7 +58,10 @@ export async function createExecutorFromConfig(config: ExecutorConfig, opts: { l
         unsandboxed: config.EXECUTOR_UNSANDBOXED,
         warn: (message) => opts.logger.warn(message),
       });
-    case 'k8s':
-      throw new Error('EXECUTOR=k8s is wired in a later commit');
+    case 'k8s': {
+      // The config check already refused EXECUTOR=k8s without the S3 workspace it moves files through.
+      const { createK8sJobExecutor } = await loadK8sExecutor();
+      return createK8sJobExecutor(config, execLimits(config));
+    }
   }
 }
