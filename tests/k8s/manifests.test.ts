@@ -723,7 +723,7 @@ describe('docker/compose.yaml', () => {
     expect(rehearsal).toEqual(dockerfile);
   });
 
-  it('sets EXECUTOR to none, like the manifests: no shell or code tool exists yet', () => {
+  it('sets EXECUTOR to none in compose, like the base manifests (the tools are opt-in)', () => {
     expect(compose().services.worker!.environment?.EXECUTOR).toBe('none');
   });
 
