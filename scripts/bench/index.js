@@ -17,6 +17,9 @@
  *  d. Redis bytes and keys per finished two-step run, before and after RUN_RETENTION_S;
  *  e. (opt-in: --soak or BENCH_SOAK=1, a few minutes) used_memory over a soak of
  *     --soak-runs runs with a short retention, and with RUN_RETENTION_S=0 for contrast.
+ *  f. executor overhead: start-to-exit of `true` through the local sandbox (bubblewrap and
+ *     unsandboxed) and through the Kubernetes executor on the tests' API stand-in, p50/p99,
+ *     against a bare spawn (scripts/bench/executor.js).
  */
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -24,6 +27,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { startRedis, stopRedis, requireFrom, pool, percentile, collectEnds, spawnNode, stopChild } = require('./support');
 const { retentionFigures, soak } = require('./retention');
+const { executorOverhead } = require('./executor');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -53,7 +57,7 @@ const SOAK_RUNS = arg('soak-runs', 20000);
 const SOAK_RETENTION_S = arg('soak-retention-s', 2);
 const SOAK_CONTRAST_RUNS = arg('soak-contrast-runs', 5000);
 const onlyAt = process.argv.indexOf('--only');
-const sections = onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['a', 'b', 'c', 'd', ...(SOAK ? ['e'] : [])];
+const sections = onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['a', 'b', 'c', 'd', ...(SOAK ? ['e'] : []), 'f'];
 const want = (s) => sections.includes(s);
 
 async function listen(app) {
@@ -221,6 +225,8 @@ async function main() {
       extrapolated_used_memory_at_soak_runs: Math.round(keep.used_memory_start + perRun * SOAK_RUNS),
     };
   }
+
+  if (want('f')) result.f_executor_overhead = await executorOverhead();
 
   api.server.closeAllConnections();
   api.server.close();
