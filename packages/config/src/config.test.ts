@@ -44,6 +44,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKSPACE_DRIVER: 's3' })).toThrow(/S3_BUCKET: required when WORKSPACE_DRIVER=s3/);
   });
 
+  it('refuses EXECUTOR=k8s on the filesystem workspace, naming both, and takes it with S3', () => {
+    expect(() => loadConfig({ EXECUTOR: 'k8s' })).toThrow(/EXECUTOR: k8s .* needs WORKSPACE_DRIVER=s3/);
+    const s3 = { WORKSPACE_DRIVER: 's3', S3_BUCKET: 'bucket', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' };
+    expect(loadConfig({ ...s3, EXECUTOR: 'k8s' }).EXECUTOR).toBe('k8s');
+    expect(loadConfig({ EXECUTOR: 'local' }).EXECUTOR).toBe('local');
+    expect(() => loadConfig({ EXECUTOR: 'docker' })).toThrow(/EXECUTOR/);
+  });
+
   it('requires API_KEYS only where asked (the API), not for the worker', () => {
     expect(() => loadConfig({}, { requireApiKeys: true })).toThrow(/API_KEYS: required/);
     expect(loadConfig({}).API_KEYS).toEqual([]);
