@@ -42,7 +42,7 @@ const Env = z.object({
   /**
    * How long a worker may go without renewing a job's lock before another worker takes the
    * job over. With the stalled check below, a run on a killed worker resumes within
-   * lock + interval (about 13 s by default). Shorter values risk false stalls on a busy
+   * lock + 2 × interval at worst (18 s by default; the stall check runs once per interval for the whole queue). Shorter values risk false stalls on a busy
    * event loop.
    */
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(8000),
