@@ -1,6 +1,7 @@
 import { createKubeJobsApi, loadKubeConfig } from './k8s-api';
 import { K8sJobExecutor, type K8sJobExecutorOptions } from './k8s-job-executor';
 import { createS3ObjectStore } from './object-store';
+import { s3Settings } from '@agentyard/workspace';
 import type { ExecLimits } from './executor';
 
 /** The EXECUTOR_* / S3_* / KUBECONFIG slice of the validated configuration the k8s executor reads. */
@@ -34,14 +35,7 @@ export function createK8sJobExecutor(
     api: overrides.api ?? createKubeJobsApi(loadKubeConfig(s.KUBECONFIG)),
     store:
       overrides.store ??
-      createS3ObjectStore({
-        bucket: s.S3_BUCKET ?? '',
-        ...(s.S3_ENDPOINT ? { endpoint: s.S3_ENDPOINT } : {}),
-        region: s.S3_REGION,
-        accessKeyId: s.S3_ACCESS_KEY ?? '',
-        secretAccessKey: s.S3_SECRET_KEY ?? '',
-        forcePathStyle: s.S3_FORCE_PATH_STYLE,
-      }),
+      createS3ObjectStore(s3Settings(s)),
     spec: overrides.spec ?? {
       namespace: s.EXECUTOR_NAMESPACE,
       images: {

@@ -2,7 +2,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '@agentyard/workspace';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 
 /**
@@ -38,17 +39,8 @@ export interface S3ObjectStoreOptions {
 }
 
 export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore {
-  const client = new S3Client({
-    region: opts.region,
-    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-    forcePathStyle: opts.forcePathStyle,
-    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
-    // As in the S3 workspace driver: stores without the newer checksums keep aws-chunked
-    // framing as content, and a presigned PUT from curl carries no checksum at all.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
-  });
+  // Transfers can be large: a longer inactivity timeout than the workspace's file calls.
+  const client = createS3Client({ ...opts, requestTimeoutMs: 60_000 });
   const Bucket = opts.bucket;
   return {
     async putFile(key, file) {

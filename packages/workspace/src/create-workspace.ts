@@ -43,16 +43,20 @@ export interface WorkspaceSettings {
   S3_FORCE_PATH_STYLE: boolean;
 }
 
-/** The workspace the environment asks for (the config check guarantees the S3 fields). */
-export function workspaceFromSettings(s: WorkspaceSettings): Workspace {
-  if (s.WORKSPACE_DRIVER === 'fs') return createWorkspace({ driver: 'fs', dir: s.WORKSPACE_DIR });
-  return createWorkspace({
-    driver: 's3',
+/** The S3 connection the environment names (the config check guarantees the fields when used). */
+export function s3Settings(s: Omit<WorkspaceSettings, 'WORKSPACE_DRIVER' | 'WORKSPACE_DIR'>) {
+  return {
     bucket: s.S3_BUCKET ?? '',
     ...(s.S3_ENDPOINT ? { endpoint: s.S3_ENDPOINT } : {}),
     region: s.S3_REGION,
     accessKeyId: s.S3_ACCESS_KEY ?? '',
     secretAccessKey: s.S3_SECRET_KEY ?? '',
     forcePathStyle: s.S3_FORCE_PATH_STYLE,
-  });
+  };
+}
+
+/** The workspace the environment asks for (the config check guarantees the S3 fields). */
+export function workspaceFromSettings(s: WorkspaceSettings): Workspace {
+  if (s.WORKSPACE_DRIVER === 'fs') return createWorkspace({ driver: 'fs', dir: s.WORKSPACE_DIR });
+  return createWorkspace({ driver: 's3', ...s3Settings(s) });
 }

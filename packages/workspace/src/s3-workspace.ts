@@ -41,6 +41,28 @@ export interface S3WorkspaceOptions {
   client?: S3Client;
 }
 
+/**
+ * The S3 client every Agentyard component talks to the store with (the workspace driver, the
+ * Kubernetes executor's transfer objects), configured once for what S3-compatible stores need.
+ */
+export function createS3Client(opts: { region: string; endpoint?: string; forcePathStyle?: boolean; accessKeyId: string; secretAccessKey: string; requestTimeoutMs?: number }): S3Client {
+  return new S3Client({
+    region: opts.region,
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    forcePathStyle: opts.forcePathStyle ?? false,
+    credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+    // Since 3.729 the SDK sends aws-chunked bodies with CRC32 trailers by default; stores
+    // without the newer checksums (s3rver, older MinIO, SOS) then keep the chunk framing
+    // as the file's content. Checksums only where an operation requires them avoids it (and
+    // a presigned PUT from curl carries no checksum at all).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without these a store that accepts the connection and never answers hangs a step
+    // (or /readyz) forever. requestTimeout is socket inactivity, so large bodies still flow.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: opts.requestTimeoutMs ?? 30_000 },
+  });
+}
+
 /** S3 never returns more keys than this per list call, whatever MaxKeys asks for. */
 const S3_PAGE = 1000;
 
@@ -52,20 +74,7 @@ export class S3Workspace implements Workspace {
     this.bucket = opts.bucket;
     this.client =
       opts.client ??
-      new S3Client({
-        region: opts.region,
-        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-        forcePathStyle: opts.forcePathStyle ?? false,
-        credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
-        // Since 3.729 the SDK sends aws-chunked bodies with CRC32 trailers by default; stores
-        // without the newer checksums (s3rver, older MinIO, SOS) then keep the chunk framing
-        // as the file's content. Checksums only where an operation requires them avoids it.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        // Without these a store that accepts the connection and never answers hangs a step
-        // (or /readyz) forever. requestTimeout is socket inactivity, so large bodies still flow.
-        requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
-      });
+      createS3Client(opts);
   }
 
   async write(path: string, body: Buffer | string, opts: WriteOptions = {}): Promise<{ size: number }> {
