@@ -22,8 +22,8 @@ describe('per-tenant rate limit', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect((await stack.deps.store.list('acme', { limit: 10 })).runs).toHaveLength(0);
 
-    // The SSE route counts too, with its query token.
-    const sse = await fetch(`${stack.baseUrl}/agent/logs/run_00000000000000000000000000/stream?access_token=${TOKENS.acme}`);
+    // The SSE route counts too.
+    const sse = await fetch(`${stack.baseUrl}/agent/logs/run_00000000000000000000000000/stream`, { headers: { Authorization: `Bearer ${TOKENS.acme}` } });
     expect(sse.status).toBe(429);
 
     const other = await stack.api('GET', '/agent/runs', undefined, { token: TOKENS.globex });

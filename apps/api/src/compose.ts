@@ -9,13 +9,15 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
 import { createRateLimit } from './http/rate-limit';
+import { createStreamTickets } from './http/stream-ticket';
 import { within } from '@agentyard/core';
 
 export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>>;
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
+  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -92,6 +94,9 @@ export async function createApiDeps(
     ),
     workspace: opts.workspace,
     apiKeys: config.API_KEYS,
+    ...jwtSettings(config),
+    keyPrefix: config.KEY_PREFIX,
+    streamTickets: createStreamTickets({ redis, prefix: config.KEY_PREFIX, ttlS: config.STREAM_TICKET_TTL_S ?? 60 }),
     logger: opts.logger,
     registry,
     metrics,
@@ -146,3 +151,18 @@ function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit'> 
 
 /** The workspace the configuration asks for. */
 export const workspaceFromConfig = (config: Config): Workspace => workspaceFromSettings(config);
+
+/** loadConfig already checked that a key source comes with its issuer and audience. */
+function jwtSettings(config: ApiConfig): Pick<ApiDeps, 'jwt'> {
+  if ((config.JWT_SECRET === undefined && config.JWT_JWKS_URL === undefined) || !config.JWT_ISSUER || !config.JWT_AUDIENCE) return {};
+  return {
+    jwt: {
+      ...(config.JWT_SECRET !== undefined ? { secret: config.JWT_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      tenantClaim: config.JWT_TENANT_CLAIM ?? 'tenant',
+      scopesClaim: config.JWT_SCOPES_CLAIM ?? 'scope',
+      clockSkewS: config.JWT_CLOCK_SKEW_S ?? 30,
+    },
+  };
+}
