@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { createAuthenticator } from '../../apps/api/src/http/authenticator';
 import { startStack, type Stack } from '../helpers/stack';
 
 const ISS = 'https://idp.test';
@@ -152,5 +153,23 @@ describe('JWT and hashed API key authentication', () => {
     await get(await sign(k1, {}, { exp: Math.floor(Date.now() / 1000) - 60 }));
     expect(await count('token_expired')).toBe(expired + 2);
     expect(await count('missing_token')).toBe(missing);
+  });
+});
+
+describe('HS256 JWTs (JWT_SECRET)', () => {
+  const secret = 'an-hs256-secret-of-at-least-32-chars!!';
+  const auth = createAuthenticator({ apiKeys: [], jwt: { secret, issuer: ISS, audience: AUD, tenantClaim: 'org', scopesClaim: 'perms', clockSkewS: 0 } });
+  const hs = (key: string, alg = 'HS256') =>
+    new SignJWT({ org: 'acme', perms: ['runs:read', 'bogus'] }).setProtectedHeader({ alg }).setSubject('svc').setIssuer(ISS).setAudience(AUD).setExpirationTime('1m').sign(new TextEncoder().encode(key));
+
+  it('yields the principal from the configured tenant and scope claims, dropping unknown scopes', async () => {
+    const p = await auth.authenticate(await hs(secret));
+    expect(p).toMatchObject({ tenant: 'acme', subject: 'svc' });
+    expect([...p.scopes]).toEqual(['runs:read']);
+  });
+
+  it('refuses another secret (bad_signature) and an algorithm outside the pinned list', async () => {
+    await expect(auth.authenticate(await hs('another-secret-of-at-least-32-chars!!!'))).rejects.toMatchObject({ reason: 'bad_signature' });
+    await expect(auth.authenticate(await hs(secret + secret, 'HS512'))).rejects.toMatchObject({ reason: 'bad_signature' });
   });
 });
