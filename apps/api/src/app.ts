@@ -61,6 +61,8 @@ export function buildApp(deps: ApiDeps): Express {
     if (!limit) return authenticate;
     return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
   };
+  // Failed authentications are limited per address before any credential is checked.
+  if (deps.authFailureLimit) app.use(['/agent', '/admin'], deps.authFailureLimit);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
   app.use('/admin', limited(auth('admin')));

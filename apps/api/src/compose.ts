@@ -8,7 +8,7 @@ import { createRunEngine, createRunReader, createTokenBudget } from '@agentyard/
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
-import { createRateLimit } from './http/rate-limit';
+import { createAuthFailureLimit, createRateLimit } from './http/rate-limit';
 import { createStreamTickets } from './http/stream-ticket';
 import { within } from '@agentyard/core';
 
@@ -17,7 +17,7 @@ export type ApiConfig = Pick<
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
-  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S'>>;
+  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -144,9 +144,10 @@ const finiteOrZero = (n: number) => (Number.isFinite(n) ? n : 0);
 /** How long closing the API's Redis side may take after the drain. */
 const CLOSE_MS = 2000;
 
-function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit'> {
+function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit' | 'authFailureLimit'> {
   const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });
-  return limiter ? { rateLimit: limiter } : {};
+  const failures = createAuthFailureLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.AUTH_FAILURES_PER_MIN ?? 0 });
+  return { ...(limiter ? { rateLimit: limiter } : {}), ...(failures ? { authFailureLimit: failures } : {}) };
 }
 
 /** The workspace the configuration asks for. */

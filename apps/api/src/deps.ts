@@ -48,6 +48,8 @@ export interface ApiDeps {
   budget?: { tokens: TokenBudget; dailyLimit(tenant: string): number };
   /** Per-tenant request limit, run after auth; none when the limit is off. */
   rateLimit?: RequestHandler;
+  /** Per-address limit on failed authentications, run before auth; none when off. */
+  authFailureLimit?: RequestHandler;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
 }

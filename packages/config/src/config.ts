@@ -114,6 +114,8 @@ const Env = z.object({
   API_DRAIN_S: z.coerce.number().min(0).max(300).default(10),
   /** Requests per minute each tenant may make to /agent and /admin, counted in Redis across API replicas; 0 turns the limit off. */
   RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(3000),
+  /** Requests per minute from one address that may fail authentication (401) before it gets 429; 0 turns it off. */
+  AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(0).default(100),
   /**
    * Where shell.exec and code.run run: `none` (the tools are not offered), `local` (a
    * bubblewrap sandbox on the worker's host) or `k8s` (one Kubernetes Job per command).
