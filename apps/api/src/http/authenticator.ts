@@ -84,12 +84,14 @@ function looksLikeJwt(token: string): boolean {
 
 /** Only these algorithms are accepted; `none` never is (jose refuses unsecured JWTs in jwtVerify). */
 const HS_ALGS = ['HS256'];
+const JWKS_COOLDOWN_MS = 5000;
 const ASYM_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
 function createJwtVerifier(s: JwtSettings): (token: string) => Promise<Principal> {
-  // createRemoteJWKSet caches the set and refetches it (at most every cooldownDuration) when a
-  // token names a kid it does not hold, which is how a key rotation at the provider is picked up.
-  const key = s.secret !== undefined ? new TextEncoder().encode(s.secret) : createRemoteJWKSet(new URL(s.jwksUrl!), { cooldownDuration: 0 });
+  // createRemoteJWKSet caches the set (10 min) and refetches it when a token names a kid it
+  // does not hold, which is how a key rotation at the provider is picked up; at most once per
+  // JWKS_COOLDOWN_MS, so tokens with made-up kids cannot make us hammer the provider.
+  const key = s.secret !== undefined ? new TextEncoder().encode(s.secret) : createRemoteJWKSet(new URL(s.jwksUrl!), { cooldownDuration: JWKS_COOLDOWN_MS });
   const algorithms = s.secret !== undefined ? HS_ALGS : ASYM_ALGS;
   return async (token) => {
     let payload: JWTPayload;
