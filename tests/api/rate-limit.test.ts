@@ -22,8 +22,8 @@ describe('per-tenant rate limit', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect((await stack.deps.store.list('acme', { limit: 10 })).runs).toHaveLength(0);
 
-    // The SSE route counts too, with its query token.
-    const sse = await fetch(`${stack.baseUrl}/agent/logs/run_00000000000000000000000000/stream?access_token=${TOKENS.acme}`);
+    // The SSE route counts too.
+    const sse = await fetch(`${stack.baseUrl}/agent/logs/run_00000000000000000000000000/stream`, { headers: { Authorization: `Bearer ${TOKENS.acme}` } });
     expect(sse.status).toBe(429);
 
     const other = await stack.api('GET', '/agent/runs', undefined, { token: TOKENS.globex });
@@ -45,3 +45,31 @@ describe('per-tenant rate limit', () => {
     }
   });
 });
+
+describe('per-address limit on failed authentications', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ label: 'auth-fail-limit', env: { AUTH_FAILURES_PER_MIN: '100' } });
+  });
+  afterAll(() => stack.stop());
+
+  it('does not count requests that authenticate', async () => {
+    for (let i = 0; i < 120; i++) expect((await stack.api('GET', '/agent/tools')).status).toBe(200);
+    expect((await stack.api('GET', '/agent/tools', undefined, { token: 'tok_wrong_000' })).status).toBe(401);
+  });
+
+  it('answers 429 before the 300th of 300 wrong tokens from one address, with Retry-After', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 300; i++) statuses.push((await stack.api('GET', '/agent/runs', undefined, { token: `tok_wrong_${i}` })).status);
+    const first429 = statuses.indexOf(429);
+    expect(first429).toBeGreaterThan(0);
+    expect(first429).toBeLessThan(299);
+    expect(new Set(statuses.slice(0, first429))).toEqual(new Set([401]));
+    const refused = await stack.api('GET', '/agent/runs', undefined, { token: 'tok_wrong_x' });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'rate_limited' });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(refused.body)).not.toContain('tok_wrong_x');
+  });
+});
+

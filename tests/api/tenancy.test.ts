@@ -30,12 +30,15 @@ describe('tenant isolation', () => {
     expect(JSON.stringify(other.body)).not.toContain('acme only');
   });
 
-  it('gives another tenant 404 for the SSE stream, with a header or a query token', async () => {
+  it('gives another tenant 404 for the SSE stream and for a stream ticket of it', async () => {
     const byHeader = await openSse(`${stack.baseUrl}/agent/logs/${runId}/stream`, { token: TOKENS.globex });
     expect(byHeader.status).toBe(404);
-    const byQuery = await fetch(`${stack.baseUrl}/agent/logs/${runId}/stream?access_token=${TOKENS.globex}`);
-    expect(byQuery.status).toBe(404);
-    const own = await fetch(`${stack.baseUrl}/agent/logs/${runId}/stream?access_token=${TOKENS.acme}`);
+    const ticket = await stack.api('POST', `/agent/runs/${runId}/stream-token`, undefined, { token: TOKENS.globex });
+    expect(ticket.status).toBe(404);
+    const byKeyInUrl = await fetch(`${stack.baseUrl}/agent/logs/${runId}/stream?access_token=${TOKENS.globex}`);
+    expect(byKeyInUrl.status).toBe(401);
+    const mine = await stack.api('POST', `/agent/runs/${runId}/stream-token`);
+    const own = await fetch(`${stack.baseUrl}/agent/logs/${runId}/stream?access_token=${mine.body.token}`);
     expect(own.status).toBe(200);
     await own.text(); // the run has ended, so the stream replays and closes
   });

@@ -62,6 +62,8 @@ export async function startStack(
     WORKER_HEARTBEAT_MS: '500',
     // Tests poll hard; tests/api/rate-limit.test.ts turns the limit on.
     RATE_LIMIT_PER_MIN: '0',
+    // tests/api/rate-limit.test.ts turns the failed-auth limit on too.
+    AUTH_FAILURES_PER_MIN: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(driver === 's3'
       ? {

@@ -1,7 +1,10 @@
 import express, { type Express, type RequestHandler } from 'express';
 import pinoHttp from 'pino-http';
 import type { ApiDeps } from './deps';
-import { createAuth } from './http/auth';
+import { createAuth, CREDENTIAL_QUERY_KEYS, rawQueryKeys } from './http/auth';
+import { createAuthenticator, type Scope } from './http/authenticator';
+import { createStreamAuth, createStreamTickets } from './http/stream-ticket';
+import { streamTokenRouter } from './routes/stream-token';
 import { createErrorHandler, notFoundRoute } from './http/error-handler';
 import { createRunCommands } from './run-commands';
 import { adminRouter, catalogRouter } from './routes/catalog';
@@ -10,8 +13,19 @@ import { filesRouter } from './routes/files';
 import { healthRouter } from './routes/health';
 import { runsRouter } from './routes/runs';
 
-/** Query parameters that carry credentials; never logged. */
-const SECRET_QUERY = /([?&](?:access_token|token)=)[^&]*/gi;
+/** The URL with the value of every credential-carrying query key redacted, whatever its encoding. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const keys = rawQueryKeys(url);
+  const parts = url.slice(q + 1).split('&').filter(Boolean);
+  // rawQueryKeys names undecodable keys `?`: redacted too, since they may hide a credential key.
+  return `${url.slice(0, q)}?${parts.map((p, i) => (CREDENTIAL_QUERY_KEYS.has(keys[i]!) || keys[i] === '?' ? `${p.split('=')[0]}=[redacted]` : p)).join('&')}`;
+}
+
+/** The scope each /agent route needs: reads (and a stream ticket) `runs:read`, everything else `runs:write`. */
+const agentScope = (method: string, path: string): Scope =>
+  method === 'GET' || method === 'HEAD' || /^\/runs\/[^/]+\/stream-token\/?$/.test(path) ? 'runs:read' : 'runs:write';
 
 /** Builds the Express app from its dependencies; no listening, no signals (main.ts does that). */
 export function buildApp(deps: ApiDeps): Express {
@@ -19,7 +33,8 @@ export function buildApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const commands = createRunCommands(deps);
-  const auth = createAuth(deps.apiKeys);
+  const tickets = deps.streamTickets ?? createStreamTickets({ redis: deps.redis, prefix: deps.keyPrefix ?? 'ay:', ttlS: 60 });
+  const auth = createAuth(createAuthenticator({ apiKeys: deps.apiKeys, ...(deps.jwt ? { jwt: deps.jwt } : {}) }), deps.metrics.authRejections);
 
   app.use(
     pinoHttp({
@@ -29,7 +44,7 @@ export function buildApp(deps: ApiDeps): Express {
         req: (req: { id: unknown; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url.replace(SECRET_QUERY, '$1[redacted]'),
+          url: redactUrl(req.url),
         }),
       },
     }),
@@ -46,12 +61,15 @@ export function buildApp(deps: ApiDeps): Express {
     if (!limit) return authenticate;
     return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
   };
-  const headerAuth = limited(auth());
+  // Failed authentications are limited per address before any credential is checked.
+  if (deps.authFailureLimit) app.use(['/agent', '/admin'], deps.authFailureLimit);
+  const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
-  app.use('/admin', limited(auth({ admin: true })));
+  app.use('/admin', limited(auth('admin')));
   app.use(json);
   app.use(executeRouter(commands, deps.metrics));
-  app.use(runsRouter(deps, limited(auth({ allowQueryToken: true }))));
+  app.use(runsRouter(deps, limited(createStreamAuth(tickets, auth('runs:read'), deps.metrics))));
+  app.use(streamTokenRouter(deps, tickets));
   app.use(filesRouter(deps));
   app.use(catalogRouter(deps));
   app.use(adminRouter(deps, commands));

@@ -8,14 +8,16 @@ import { createRunEngine, createRunReader, createTokenBudget } from '@agentyard/
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
-import { createRateLimit } from './http/rate-limit';
+import { createAuthFailureLimit, createRateLimit } from './http/rate-limit';
+import { createStreamTickets } from './http/stream-ticket';
 import { within } from '@agentyard/core';
 
 export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>>;
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
+  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -92,6 +94,9 @@ export async function createApiDeps(
     ),
     workspace: opts.workspace,
     apiKeys: config.API_KEYS,
+    ...jwtSettings(config),
+    keyPrefix: config.KEY_PREFIX,
+    streamTickets: createStreamTickets({ redis, prefix: config.KEY_PREFIX, ttlS: config.STREAM_TICKET_TTL_S ?? 60 }),
     logger: opts.logger,
     registry,
     metrics,
@@ -139,10 +144,26 @@ const finiteOrZero = (n: number) => (Number.isFinite(n) ? n : 0);
 /** How long closing the API's Redis side may take after the drain. */
 const CLOSE_MS = 2000;
 
-function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit'> {
+function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit' | 'authFailureLimit'> {
   const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });
-  return limiter ? { rateLimit: limiter } : {};
+  const failures = createAuthFailureLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.AUTH_FAILURES_PER_MIN ?? 0 });
+  return { ...(limiter ? { rateLimit: limiter } : {}), ...(failures ? { authFailureLimit: failures } : {}) };
 }
 
 /** The workspace the configuration asks for. */
 export const workspaceFromConfig = (config: Config): Workspace => workspaceFromSettings(config);
+
+/** loadConfig already checked that a key source comes with its issuer and audience. */
+function jwtSettings(config: ApiConfig): Pick<ApiDeps, 'jwt'> {
+  if ((config.JWT_SECRET === undefined && config.JWT_JWKS_URL === undefined) || !config.JWT_ISSUER || !config.JWT_AUDIENCE) return {};
+  return {
+    jwt: {
+      ...(config.JWT_SECRET !== undefined ? { secret: config.JWT_SECRET } : { jwksUrl: config.JWT_JWKS_URL! }),
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      tenantClaim: config.JWT_TENANT_CLAIM ?? 'tenant',
+      scopesClaim: config.JWT_SCOPES_CLAIM ?? 'scope',
+      clockSkewS: config.JWT_CLOCK_SKEW_S ?? 30,
+    },
+  };
+}

@@ -7,6 +7,8 @@ import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
 import type { RunQueue, WorkerRegistry } from '@agentyard/queue';
 import type { QueueLimits, RunFinalizer, RunReader, RunStore, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
+import type { JwtSettings } from './http/authenticator';
+import type { StreamTickets } from './http/stream-ticket';
 
 /** Everything the API needs, built by main.ts (or a test) and passed in. */
 export interface ApiDeps {
@@ -24,6 +26,12 @@ export interface ApiDeps {
   /** The whole store; runs see it through a tenant- and workspace-scoped view. */
   workspace: Workspace;
   apiKeys: ApiKey[];
+  /** JWT bearer tokens, when JWT_SECRET or JWT_JWKS_URL is set. */
+  jwt?: JwtSettings;
+  /** Signs and checks SSE stream tickets; built from `redis` and `keyPrefix` when absent. */
+  streamTickets?: StreamTickets;
+  /** KEY_PREFIX, for keys the app itself owns (the stream ticket key). */
+  keyPrefix?: string;
   logger: Logger;
   registry: Registry;
   metrics: ApiMetrics;
@@ -40,6 +48,8 @@ export interface ApiDeps {
   budget?: { tokens: TokenBudget; dailyLimit(tenant: string): number };
   /** Per-tenant request limit, run after auth; none when the limit is off. */
   rateLimit?: RequestHandler;
+  /** Per-address limit on failed authentications, run before auth; none when off. */
+  authFailureLimit?: RequestHandler;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
 }

@@ -1,13 +1,35 @@
 import { ConfigError, loadConfig, parseApiKeys } from './config';
 
 describe('loadConfig', () => {
+  it('takes an API key as its sha256 digest, keeping only the digest', () => {
+    const hex = 'a'.repeat(64);
+    const c = loadConfig({ API_KEYS: `acme:sha256:${hex}:admin` });
+    expect(c.API_KEYS).toEqual([{ tenant: 'acme', sha256: hex, admin: true }]);
+    expect(() => loadConfig({ API_KEYS: 'acme:sha256:abc' })).toThrow(/64 hex digits/);
+  });
+
+  it('names the missing partner of a JWT setting, and never echoes JWT_SECRET', () => {
+    const secret = 's'.repeat(40);
+    expect(() => loadConfig({ JWT_SECRET: secret })).toThrow(/JWT_ISSUER: required[\s\S]*JWT_AUDIENCE: required/);
+    expect(() => loadConfig({ JWT_ISSUER: 'https://idp' })).toThrow(/JWT_ISSUER: set only with JWT_SECRET or JWT_JWKS_URL/);
+    expect(() => loadConfig({ JWT_SECRET: secret, JWT_JWKS_URL: 'http://x/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow(/not both/);
+    try {
+      loadConfig({ JWT_SECRET: secret });
+    } catch (e) {
+      expect(String(e)).not.toContain(secret);
+    }
+    const c = loadConfig({ JWT_SECRET: secret, JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' });
+    expect(c.secrets).toContain(secret);
+    expect(c).toMatchObject({ JWT_TENANT_CLAIM: 'tenant', JWT_SCOPES_CLAIM: 'scope', JWT_CLOCK_SKEW_S: 30 });
+  });
+
   it('fills defaults and parses API_KEYS into tenants, tokens and admin flags', () => {
     const c = loadConfig({ API_KEYS: 'acme:tok_acme_123,ops:tok_ops_1234:admin' });
     expect(c.KEY_PREFIX).toBe('ay:');
     expect(c.QUEUE_NAME).toBe('agent-runs');
     expect(c.WORKSPACE_DRIVER).toBe('fs');
     expect(c.S3_FORCE_PATH_STYLE).toBe(true);
-    expect(c.API_KEYS).toEqual([
+    expect(c.API_KEYS).toMatchObject([
       { tenant: 'acme', token: 'tok_acme_123', admin: false },
       { tenant: 'ops', token: 'tok_ops_1234', admin: true },
     ]);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -13,8 +14,26 @@ const Env = z.object({
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('agent-runs'),
   /** Port of the API; a port another process holds fails the start naming this variable. */
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** `tenant:token[:admin],…`. Tokens are secrets: they are never logged. */
+  /**
+   * `tenant:token[:admin],…`, or `tenant:sha256:<64 hex>[:admin]` so only the key's digest sits in
+   * the environment. Tokens are secrets: they are never logged.
+   */
   API_KEYS: z.string().default(''),
+  /** HS256 secret of JWT bearer tokens (at least 32 characters); or JWT_JWKS_URL, not both. */
+  JWT_SECRET: z.string().min(32).optional(),
+  /** JWKS of the identity provider; cached, refetched when a token names an unknown `kid`. */
+  JWT_JWKS_URL: z.url().optional(),
+  /** Required `iss` and `aud` of JWTs; both required once JWTs are on. */
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Claim naming the tenant. */
+  JWT_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  /** Claim holding the scopes, space separated as in OAuth 2 (an array is accepted too). */
+  JWT_SCOPES_CLAIM: z.string().min(1).default('scope'),
+  /** Leeway on `exp` and `nbf`, for clocks that drift. */
+  JWT_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(300).default(30),
+  /** Lifetime of a stream ticket (POST /agent/runs/:id/stream-token). */
+  STREAM_TICKET_TTL_S: z.coerce.number().int().min(1).max(3600).default(60),
   WORKSPACE_DRIVER: z.enum(['fs', 's3']).default('fs'),
   /** Root of the filesystem workspace (WORKSPACE_DRIVER=fs). */
   WORKSPACE_DIR: z.string().min(1).default('./.data/workspaces'),
@@ -95,6 +114,8 @@ const Env = z.object({
   API_DRAIN_S: z.coerce.number().min(0).max(300).default(10),
   /** Requests per minute each tenant may make to /agent and /admin, counted in Redis across API replicas; 0 turns the limit off. */
   RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(3000),
+  /** Requests per minute from one address that may fail authentication (401) before it gets 429; 0 turns it off. */
+  AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(0).default(100),
   /**
    * Where shell.exec and code.run run: `none` (the tools are not offered), `local` (a
    * bubblewrap sandbox on the worker's host) or `k8s` (one Kubernetes Job per command).
@@ -135,7 +156,10 @@ const Env = z.object({
 
 export interface ApiKey {
   tenant: string;
-  token: string;
+  /** SHA-256 of the token, lowercase hex: what requests are compared against. */
+  sha256: string;
+  /** The token itself when API_KEYS holds it in clear (a secret: never logged). */
+  token?: string;
   admin: boolean;
 }
 
@@ -162,21 +186,26 @@ export function parseApiKeys(raw: string): ApiKey[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .forEach((entry, i) => {
-      const [tenant, token, flag, ...rest] = entry.split(':');
+      const parts = entry.split(':');
+      const hashed = parts[1] === 'sha256';
+      const [tenant, token, flag, ...rest] = hashed ? [parts[0], parts[2], ...parts.slice(3)] : parts;
       if (!tenant || !token || rest.length > 0 || (flag !== undefined && flag !== 'admin')) {
-        problems.push(`API_KEYS entry ${i + 1}: expected tenant:token or tenant:token:admin`);
+        problems.push(`API_KEYS entry ${i + 1}: expected tenant:token, tenant:sha256:<hex> or either with :admin`);
       } else if (!TENANT.test(tenant)) {
         problems.push(`API_KEYS entry ${i + 1}: tenant "${tenant}" must be lowercase letters, digits, _ or -`);
-      } else if (token.length < 8) {
+      } else if (hashed && !/^[0-9a-fA-F]{64}$/.test(token)) {
+        problems.push(`API_KEYS entry ${i + 1}: the sha256 digest of tenant "${tenant}" must be 64 hex digits`);
+      } else if (!hashed && token.length < 8) {
         problems.push(`API_KEYS entry ${i + 1}: token of tenant "${tenant}" is shorter than 8 characters`);
       } else {
-        keys.push({ tenant, token, admin: flag === 'admin' });
+        const sha256 = hashed ? token.toLowerCase() : createHash('sha256').update(token).digest('hex');
+        keys.push({ tenant, sha256, admin: flag === 'admin', ...(hashed ? {} : { token }) });
       }
     });
-  const tokens = new Set<string>();
+  const digests = new Set<string>();
   for (const k of keys) {
-    if (tokens.has(k.token)) problems.push(`API_KEYS: a token is used twice (tenant "${k.tenant}")`);
-    tokens.add(k.token);
+    if (digests.has(k.sha256)) problems.push(`API_KEYS: a token is used twice (tenant "${k.tenant}")`);
+    digests.add(k.sha256);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return keys;
@@ -205,8 +234,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
   if (c.EXECUTOR === 'k8s' && c.WORKSPACE_DRIVER !== 's3') {
     problems.push('EXECUTOR: k8s moves files through presigned S3 URLs, so it needs WORKSPACE_DRIVER=s3 (the fs driver is local to one host)');
   }
-  if (opts.requireApiKeys && apiKeys.length === 0 && problems.length === 0) {
-    problems.push('API_KEYS: required, e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
+  problems.push(...jwtProblems(c));
+  const jwtOn = c.JWT_SECRET !== undefined || c.JWT_JWKS_URL !== undefined;
+  if (opts.requireApiKeys && apiKeys.length === 0 && !jwtOn && problems.length === 0) {
+    problems.push('API_KEYS: required (or JWT_SECRET / JWT_JWKS_URL), e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const redisPassword = (() => {
@@ -216,8 +247,26 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
       return undefined;
     }
   })();
-  const secrets = [...apiKeys.map((k) => k.token), c.S3_SECRET_KEY, c.LLM_API_KEY, redisPassword].filter(
+  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, redisPassword].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return { ...c, API_KEYS: apiKeys, secrets };
+}
+
+/** A JWT setting without its partner: each problem names the variable to set. */
+function jwtProblems(c: z.infer<typeof Env>): string[] {
+  const problems: string[] = [];
+  const source = c.JWT_SECRET !== undefined || c.JWT_JWKS_URL !== undefined;
+  if (c.JWT_SECRET !== undefined && c.JWT_JWKS_URL !== undefined) {
+    problems.push('JWT_SECRET: set JWT_SECRET (HS256) or JWT_JWKS_URL, not both');
+  }
+  if (source) {
+    if (c.JWT_ISSUER === undefined) problems.push('JWT_ISSUER: required when JWT_SECRET or JWT_JWKS_URL is set');
+    if (c.JWT_AUDIENCE === undefined) problems.push('JWT_AUDIENCE: required when JWT_SECRET or JWT_JWKS_URL is set');
+  } else {
+    for (const k of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
+      if (c[k] !== undefined) problems.push(`${k}: set only with JWT_SECRET or JWT_JWKS_URL, which is missing`);
+    }
+  }
+  return problems;
 }

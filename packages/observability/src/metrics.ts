@@ -50,6 +50,12 @@ export function createApiMetrics(registry: Registry) {
       registers: [registry],
     }),
     runsFinished: runsTotal(registry),
+    authRejections: new Counter({
+      name: 'agentyard_auth_rejections_total',
+      help: 'Refused credentials by bounded reason (missing_token, malformed, bad_signature, token_expired, unknown_kid, claim_mismatch, insufficient_scope)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     sseStreams: new Counter({
       name: 'agentyard_sse_streams_total',
       help: 'SSE streams by how they ended',

@@ -80,10 +80,16 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (e.retryAfterS !== undefined) res.set('Retry-After', String(e.retryAfterS));
     res.status(e.status).json({
-      error: { code: e.code, message: e.message, ...(e.details.length > 0 ? { details: e.details } : {}) },
+      error: { code: e.code, message: e.message, ...reasonOf(e), ...(e.details.length > 0 ? { details: e.details } : {}) },
     });
   };
 }
+
+/** A refused credential's bounded reason (AuthRejectedError), as `error.reason`. */
+const reasonOf = (e: AgentyardError): { reason?: string } => {
+  const reason = (e as { reason?: unknown }).reason;
+  return typeof reason === 'string' ? { reason } : {};
+};
 
 export const notFoundRoute: RequestHandler = (req, _res, next) => {
   next(new NotFoundError('route', `${req.method} ${req.path}`));
