@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { createDefaultToolRegistry } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
-import { createEventFanout } from '@agentyard/events';
+import { createEventFanout, quitRedis } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
 import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { createRunEngine, createRunReader, createTokenBudget } from '@agentyard/runs';
@@ -124,7 +124,7 @@ export async function createApiDeps(
       const steps: Array<[string, () => Promise<unknown>]> = [
         ['event subscriber', () => fanout.close()],
         ['queue', () => queue.close()],
-        ['redis connections', () => Promise.all([redis.quit(), queueConnection.quit()])],
+        ['redis connections', () => Promise.all([quitRedis(redis), quitRedis(queueConnection)])],
       ];
       const unclosed: string[] = [];
       // Only a step that never settled leaves something open: a QUIT refused because the

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
@@ -183,8 +184,8 @@ export async function createWorkerRuntime(
       if (executor) await within(executor.close(), CLOSE_MS);
       const [beat, ...quits] = await Promise.all([
         within(heartbeat.stop(), CLOSE_MS),
-        within(redis.quit(), CLOSE_MS),
-        within(bullConnection.quit(), CLOSE_MS),
+        within(quitRedis(redis), CLOSE_MS),
+        within(quitRedis(bullConnection), CLOSE_MS),
       ]);
       // A QUIT that Redis never answered leaves a socket (or a reconnect timer) behind.
       redis.disconnect();

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import type { RunEvent } from '@agentyard/core';
 import { decodeLive } from './event-codec';
 import { eventKeys } from './keys';
+import { quitRedis } from './quit-redis';
 
 export type EventListener = (event: RunEvent) => void;
 
@@ -111,7 +112,7 @@ export function createEventFanout(opts: { subscriber: Redis; prefix: string }): 
     },
     async close() {
       byChannel.clear();
-      await subscriber.quit().catch(() => subscriber.disconnect());
+      await quitRedis(subscriber);
     },
   };
 }

@@ -5,3 +5,4 @@ export * from './event-fanout';
 export { compareIds, STREAM_ID } from './event-codec';
 export * from './run-history';
 export * from './run-subscription';
+export { quitRedis } from './quit-redis';
