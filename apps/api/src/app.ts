@@ -9,6 +9,7 @@ import { executeRouter } from './routes/execute';
 import { filesRouter } from './routes/files';
 import { healthRouter } from './routes/health';
 import { runsRouter } from './routes/runs';
+import { sessionsRouter } from './routes/sessions';
 
 /** Query parameters that carry credentials; never logged. */
 const SECRET_QUERY = /([?&](?:access_token|token)=)[^&]*/gi;
@@ -49,10 +50,12 @@ export function buildApp(deps: ApiDeps): Express {
   const headerAuth = limited(auth());
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
   app.use('/admin', limited(auth({ admin: true })));
+  app.use('/v1', headerAuth);
   app.use(json);
   app.use(executeRouter(commands, deps.metrics));
   app.use(runsRouter(deps, limited(auth({ allowQueryToken: true }))));
   app.use(filesRouter(deps));
+  app.use(sessionsRouter(deps));
   app.use(catalogRouter(deps));
   app.use(adminRouter(deps, commands));
   app.use(notFoundRoute);
