@@ -1,3 +1,8 @@
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '@agentyard/observability';
+import { buildApp } from '../../apps/api/src/app';
+import { createApiDeps } from '../../apps/api/src/compose';
+import { createWorkerRuntime } from '../../apps/worker/src/compose';
 import { startStack, TOKENS, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait-for';
 
@@ -153,5 +158,46 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
     });
     const r = await invoke(session.id, 'fs.read', { args: { path: 'a.txt' } });
     expect(r.status).toBe(409);
+  });
+
+  it("passes the seed's persistence check: after a restart of the API and the workers, old invocations read succeeded", async () => {
+    const session = await open();
+    const first = await invoke(session.id, 'fs.write', { args: { path: 'p/one.txt', content: '1' }, approved: true, correlation_id: 'persist-1' });
+    const second = await invoke(session.id, 'fs.read', { args: { path: 'p/one.txt' } });
+    expect([first.body.invocation.status, second.body.invocation.status]).toEqual(['succeeded', 'succeeded']);
+
+    // The old workers go; a new API and a new worker start from nothing but Redis and the workspace.
+    await Promise.all(stack.workers.splice(0).map((w) => w.shutdown(0)));
+    const logger = createLogger({ level: 'silent', name: 'restarted', secrets: [], destination: process.stderr });
+    const deps = await createApiDeps(stack.config, { logger, workspace: stack.workspace, version: 'restarted' });
+    const worker = await createWorkerRuntime(stack.config, { logger, workspace: stack.workspace });
+    void worker.worker.run();
+    const server = buildApp(deps).listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const get = async (path: string, init: RequestInit = {}) => {
+        const res = await fetch(`${base}${path}`, { ...init, headers: { Authorization: `Bearer ${TOKENS.acme}`, 'Content-Type': 'application/json' } });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      for (const inv of [first.body.invocation, second.body.invocation]) {
+        expect((await get(`/v1/invocations/${inv.id}`)).body.invocation).toMatchObject({ id: inv.id, status: 'succeeded' });
+      }
+      expect((await get(`/v1/sessions/${session.id}`)).body.session.status).toBe('open');
+      // Its correlation id is still reserved: the write is not run again.
+      const replay = await get(`/v1/sessions/${session.id}/tools/fs.write/invoke`, {
+        method: 'POST',
+        body: JSON.stringify({ args: { path: 'p/one.txt', content: '2' }, approved: true, correlation_id: 'persist-1' }),
+      });
+      expect(replay.body.invocation.id).toBe(first.body.invocation.id);
+      // The new worker runs new invocations of the old session.
+      const r = await get(`/v1/sessions/${session.id}/tools/fs.read/invoke`, { method: 'POST', body: JSON.stringify({ args: { path: 'p/one.txt' } }) });
+      expect(r.body.invocation).toMatchObject({ status: 'succeeded', output: { content: '1' } });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await worker.shutdown(0);
+      await deps.close();
+    }
   });
 });
