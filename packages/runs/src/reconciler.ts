@@ -46,7 +46,7 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
  *   finished) while the run says running is re-queued with a new generation, so a worker
  *   that was only slow finds its checkpoints refused and the run never runs twice; a job
  *   BullMQ failed on its own (stalled too often) dead-letters its run;
- * - runs past their retention are expired.
+ * - runs past their retention are expired, and so are sessions past their expiry.
  * Every repair calls `onRepair` (a log line and agentyard_reconciled_total{kind}).
  */
 export function createReconciler(opts: {
