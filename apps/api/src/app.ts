@@ -12,6 +12,7 @@ import { executeRouter } from './routes/execute';
 import { filesRouter } from './routes/files';
 import { healthRouter } from './routes/health';
 import { runsRouter } from './routes/runs';
+import { sessionsRouter } from './routes/sessions';
 
 /** The URL with the value of every credential-carrying query key redacted, whatever its encoding. */
 export function redactUrl(url: string): string {
@@ -62,15 +63,18 @@ export function buildApp(deps: ApiDeps): Express {
     return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
   };
   // Failed authentications are limited per address before any credential is checked.
-  if (deps.authFailureLimit) app.use(['/agent', '/admin'], deps.authFailureLimit);
+  if (deps.authFailureLimit) app.use(['/agent', '/admin', '/v1'], deps.authFailureLimit);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
   app.use('/admin', limited(auth('admin')));
+  // Sessions invoke tools: they need sessions:write, whatever the method.
+  app.use('/v1', limited(auth('sessions:write')));
   app.use(json);
   app.use(executeRouter(commands, deps.metrics));
   app.use(runsRouter(deps, limited(createStreamAuth(tickets, auth('runs:read'), deps.metrics))));
   app.use(streamTokenRouter(deps, tickets));
   app.use(filesRouter(deps));
+  app.use(sessionsRouter(deps));
   app.use(catalogRouter(deps));
   app.use(adminRouter(deps, commands));
   app.use(notFoundRoute);

@@ -3,8 +3,8 @@ import { createDefaultToolRegistry } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createEventFanout, quitRedis } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
-import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
-import { createRunEngine, createRunReader, createTokenBudget } from '@agentyard/runs';
+import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createRunEngine, createRunReader, createSessionStore, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
@@ -37,6 +37,7 @@ export async function createApiDeps(
   }
   const registry = opts.registry ?? createRegistry();
   const queue = createRunQueue({ connection: queueConnection, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS });
+  const invocations = createInvocationQueue({ connection: queueConnection, queueName: config.QUEUE_NAME });
   const fanout = createEventFanout({ subscriber, prefix: config.KEY_PREFIX });
   const metrics = createApiMetrics(registry);
   const { store, events, finalizer } = createRunEngine({
@@ -86,6 +87,8 @@ export async function createApiDeps(
     fanout,
     queue,
     finalizer,
+    sessions: createSessionStore({ redis, prefix: config.KEY_PREFIX }),
+    invocations,
     // The API validates and lists shell/code tools but never runs them: workers do.
     tools: createDefaultToolRegistry(
       (config.EXECUTOR ?? 'none') === 'none'
@@ -123,7 +126,7 @@ export async function createApiDeps(
       const left = () => deadline - Date.now();
       const steps: Array<[string, () => Promise<unknown>]> = [
         ['event subscriber', () => fanout.close()],
-        ['queue', () => queue.close()],
+        ['queue', () => Promise.all([queue.close(), invocations.close()])],
         ['redis connections', () => Promise.all([quitRedis(redis), quitRedis(queueConnection)])],
       ];
       const unclosed: string[] = [];

@@ -4,8 +4,8 @@ import type { ApiKey } from '@agentyard/config';
 import type { ToolRegistry } from '@agentyard/agent';
 import type { EventFanout, EventLog } from '@agentyard/events';
 import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
-import type { RunQueue, WorkerRegistry } from '@agentyard/queue';
-import type { QueueLimits, RunFinalizer, RunReader, RunStore, TokenBudget } from '@agentyard/runs';
+import type { InvocationQueue, RunQueue, WorkerRegistry } from '@agentyard/queue';
+import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionStore, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 import type { JwtSettings } from './http/authenticator';
 import type { StreamTickets } from './http/stream-ticket';
@@ -22,6 +22,9 @@ export interface ApiDeps {
   /** Live workers, from their heartbeats. */
   workers: WorkerRegistry;
   tools: ToolRegistry;
+  /** Sessions and direct tool invocations (/v1). */
+  sessions: SessionStore;
+  invocations: InvocationQueue;
   finalizer: RunFinalizer;
   /** The whole store; runs see it through a tenant- and workspace-scoped view. */
   workspace: Workspace;

@@ -3,7 +3,7 @@ import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createReconciler, createRunEngine, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { createReconciler, createRunEngine, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
 import { createRunProcessor } from './run-processor';
+import { createInvocationWorker } from './invocation-processor';
 import { createExecutorFromConfig, type ExecutorConfig } from './executor-deps';
 import { within } from '@agentyard/core';
 
@@ -127,6 +128,17 @@ export async function createWorkerRuntime(
     logger: opts.logger,
   });
   metrics.concurrency.set(config.WORKER_CONCURRENCY);
+  const sessions = createSessionStore({ redis, prefix: config.KEY_PREFIX });
+  const invocations = createInvocationWorker({
+    connection: bullConnection,
+    queueName: config.QUEUE_NAME,
+    concurrency: config.WORKER_CONCURRENCY,
+    sessions,
+    tools,
+    workspace: opts.workspace,
+    logger: opts.logger,
+  });
+  void invocations.worker.run();
   // Only to add the jobs the reconciler repairs; the worker's own BullMQ connection serves jobs.
   const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
   const reconciler = createReconciler({
@@ -136,6 +148,7 @@ export async function createWorkerRuntime(
     jobs: { state: repairQueue.jobState, add: repairQueue.enqueue },
     ownerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     intervalMs: (config.RECONCILE_S ?? 10) * 1000,
+    sessions,
     lockMs: config.WORKER_LOCK_MS,
     onRepair: (kind, runId, detail) => {
       metrics.reconciled.inc({ kind });
@@ -180,7 +193,7 @@ export async function createWorkerRuntime(
       // Bounded: with Redis gone the reconciler's last pass and the repair queue never settle.
       await within(reconciler.stop(), CLOSE_MS);
       await within(repairQueue.close(), CLOSE_MS);
-      const { notHandedBack } = await agentWorker.close(graceMs);
+      const [{ notHandedBack }] = await Promise.all([agentWorker.close(graceMs), invocations.close()]);
       if (executor) await within(executor.close(), CLOSE_MS);
       const [beat, ...quits] = await Promise.all([
         within(heartbeat.stop(), CLOSE_MS),

@@ -2,14 +2,28 @@ import { z } from 'zod';
 import { ValidationError, issuesToDetails } from '@agentyard/core';
 import type { SideEffects, ToolDefinition } from './tool';
 
+export type RiskLevel = 'low' | 'medium' | 'high';
+
+/** A tool as clients see it: the seed service's capability metadata. */
 export interface ToolCatalogEntry {
   name: string;
   description: string;
+  input_schema: unknown;
+  /** Alias of input_schema, kept while clients move over. */
   args_schema: unknown;
-  requires_approval: boolean;
+  output_schema: unknown;
+  scope: string;
   side_effects: SideEffects;
+  risk_level: RiskLevel;
+  requires_approval: boolean;
+  idempotency: 'idempotent' | 'not_idempotent';
+  constraints: { timeout_seconds: number; max_retries: number; output_limit_kb: number };
+  examples: { args: Record<string, unknown>; description?: string }[];
   timeout_s: number;
 }
+
+/** Risk follows from what a tool can undo: reading is low, a replaceable write medium, the rest high. */
+export const RISK_BY_SIDE_EFFECTS: Record<SideEffects, RiskLevel> = { none: 'low', reversible: 'medium', irreversible: 'high' };
 
 export interface ToolRegistry {
   get(name: string): ToolDefinition | undefined;
@@ -35,14 +49,26 @@ export function createToolRegistry(tools: ToolDefinition[], opts: { unavailable?
   // JSON Schemas are derived once; they never change while the process runs.
   const catalog = [...byName.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((t) => ({
-      name: t.name,
-      description: t.description,
-      args_schema: z.toJSONSchema(t.args, { io: 'input', unrepresentable: 'any' }),
-      requires_approval: t.requires_approval,
-      side_effects: t.side_effects,
-      timeout_s: t.timeout_s,
-    }));
+    .map((t): ToolCatalogEntry => {
+      const input = z.toJSONSchema(t.args, { io: 'input', unrepresentable: 'any' });
+      return {
+        name: t.name,
+        description: t.description,
+        input_schema: input,
+        args_schema: input,
+        // Tools return JSON objects; their shapes are not declared as schemas yet.
+        output_schema: { type: 'object' },
+        scope: t.scope ?? 'workspace',
+        side_effects: t.side_effects,
+        risk_level: RISK_BY_SIDE_EFFECTS[t.side_effects],
+        requires_approval: t.requires_approval,
+        idempotency: t.idempotency ?? (t.side_effects === 'none' ? 'idempotent' : 'not_idempotent'),
+        // Direct invocations are never retried: a retry could run a write twice.
+        constraints: { timeout_seconds: t.timeout_s, max_retries: 0, output_limit_kb: t.output_limit_kb ?? 1024 },
+        examples: t.examples ?? [],
+        timeout_s: t.timeout_s,
+      };
+    });
   return {
     get: (name) => byName.get(name),
     list: () => [...byName.values()],

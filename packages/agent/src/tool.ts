@@ -35,6 +35,15 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
   /** Default step timeout; a step's own `timeout_s` overrides it. */
   timeout_s: number;
   run(args: z.infer<S>, ctx: ToolContext): Promise<unknown>;
+  /** Capability metadata (GET /agent/tools, session tool lists); derived when left out. */
+  /** Whether running it twice with the same args has the effect of once. @default side_effects === 'none' ? 'idempotent' : 'not_idempotent' */
+  idempotency?: 'idempotent' | 'not_idempotent';
+  /** What the tool touches. @default 'workspace' */
+  scope?: string;
+  /** @default 1024 */
+  output_limit_kb?: number;
+  /** Argument examples a client can send as they are. @default [] */
+  examples?: { args: Record<string, unknown>; description?: string }[];
 }
 
 /** Keeps `run`'s argument type tied to the schema without repeating it. */

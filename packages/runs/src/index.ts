@@ -12,3 +12,6 @@ export * from './run-engine';
 export * from './reconciler';
 export * from './run-reader';
 export * from './layered-history';
+export * from './session-keys';
+export * from './session-scripts';
+export * from './session-store';

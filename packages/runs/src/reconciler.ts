@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { within, type RunOptions } from '@agentyard/core';
 import { runKeys } from './keys';
 import type { RunStore } from './run-store';
+import type { SessionStore } from './session-store';
 
 /** What BullMQ holds for the job of one run generation. */
 export type JobState = 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
@@ -45,7 +46,7 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
  *   finished) while the run says running is re-queued with a new generation, so a worker
  *   that was only slow finds its checkpoints refused and the run never runs twice; a job
  *   BullMQ failed on its own (stalled too often) dead-letters its run;
- * - runs past their retention are expired.
+ * - runs past their retention are expired, and so are sessions past their expiry.
  * Every repair calls `onRepair` (a log line and agentyard_reconciled_total{kind}).
  */
 export function createReconciler(opts: {
@@ -59,6 +60,8 @@ export function createReconciler(opts: {
   lockMs: number;
   onRepair(kind: RepairKind, runId: string, detail: string): void;
   onExpired?(count: number): void;
+  /** Sessions past their expiry are closed (status expired) in the same pass, read or not. */
+  sessions?: SessionStore;
   onError?(err: unknown): void;
   now?: () => number;
 }): Reconciler {
@@ -127,6 +130,7 @@ export function createReconciler(opts: {
     let n = 0;
     for (const { tenant, runId } of await store.dueForExpiry(500)) if (await store.expire(tenant, runId)) n += 1;
     if (n > 0) opts.onExpired?.(n);
+    if (opts.sessions) for (const id of await opts.sessions.due(500)) await opts.sessions.expire(id);
     return n;
   };
 

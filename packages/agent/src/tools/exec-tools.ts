@@ -83,6 +83,8 @@ export function createExecTools(opts: { run: ExecRunner; maxLogLines: number }):
         .refine((a) => (a.command === undefined) !== (a.argv === undefined), { message: 'give exactly one of command and argv', path: ['command'] }),
       side_effects: 'irreversible',
       requires_approval: false,
+      // Anywhere in the workspace, whatever paths a session allows: see the sessions policy.
+      scope: 'sandbox',
       // The command's own timeout_s is enforced by the executor; this bounds the step around it.
       timeout_s: MAX_TIMEOUT_S + 300,
       async run(a, ctx) {
@@ -108,6 +110,8 @@ export function createExecTools(opts: { run: ExecRunner; maxLogLines: number }):
       }),
       side_effects: 'irreversible',
       requires_approval: false,
+      // Anywhere in the workspace, whatever paths a session allows: see the sessions policy.
+      scope: 'sandbox',
       timeout_s: MAX_TIMEOUT_S + 300,
       async run(a, ctx) {
         return exec(ctx, { argv: INTERPRETERS[a.language](a.args), stdin: a.source, language: a.language, timeoutS: a.timeout_s });

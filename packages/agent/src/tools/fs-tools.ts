@@ -37,6 +37,7 @@ export function createFileTools(): ToolDefinition[] {
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 60,
+      examples: [{ args: { path: 'notes/hello.txt' } }],
       async run({ path, encoding }, ctx) {
         const body = await ctx.workspace.read(path, { signal: ctx.signal });
         if (body.length > MAX_READ_BYTES) {
@@ -56,6 +57,9 @@ export function createFileTools(): ToolDefinition[] {
       side_effects: 'reversible',
       requires_approval: false,
       timeout_s: 60,
+      // Writing the same content again leaves the same file.
+      idempotency: 'idempotent',
+      examples: [{ args: { path: 'notes/hello.txt', content: 'hello' } }],
       async run({ path, content, encoding }, ctx) {
         const { size } = await ctx.workspace.write(path, Buffer.from(content, encoding), { signal: ctx.signal });
         return { path, size };

@@ -1,0 +1,29 @@
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { z } from 'zod';
+
+/** Job data of one direct tool invocation: its id only (the record lives in the session store). */
+export const InvocationJobData = z.object({ invocationId: z.string().regex(/^inv-[0-9a-f]{16}$/) });
+export type InvocationJobData = z.infer<typeof InvocationJobData>;
+
+/** The invocations' own queue, beside the runs': `<QUEUE_NAME>-invocations`. */
+export const invocationQueueName = (queueName: string) => `${queueName}-invocations`;
+
+export interface InvocationQueue {
+  readonly queue: Queue<InvocationJobData>;
+  /** Idempotent: the job id is the invocation id. */
+  enqueue(invocationId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createInvocationQueue(opts: { connection: Redis; queueName: string }): InvocationQueue {
+  const queue = new Queue<InvocationJobData>(invocationQueueName(opts.queueName), { connection: opts.connection });
+  return {
+    queue,
+    async enqueue(invocationId) {
+      // One attempt: a tool is never run again by BullMQ (beginInvocation refuses a second start anyway).
+      await queue.add('invoke', { invocationId }, { jobId: invocationId, attempts: 1, removeOnComplete: true, removeOnFail: 1000 });
+    },
+    close: () => queue.close(),
+  };
+}

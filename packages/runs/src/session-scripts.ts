@@ -1,0 +1,142 @@
+/**
+ * The session store's atomic operations, one Lua script per transition. Each checks the
+ * state it starts from and writes the new one in the same step, so two API processes (or
+ * an API and the sweeper) can never both win a transition.
+ *
+ * Every script returns a table whose first element is one of SESSION_CODES.
+ */
+export const SESSION_CODES = {
+  ok: 'ok',
+  /** No such session or invocation (never created, expired, or another tenant's). */
+  missing: 'missing',
+  /** Not in a state the operation starts from; second element: the current status. */
+  invalid: 'invalid',
+  /** create: the session id is taken. reserve: the correlation id is; second element: its invocation. */
+  exists: 'exists',
+  /** begin: an earlier worker already started this invocation (and died): never run it twice. */
+  started: 'started',
+  /** expire: the session is not due yet. */
+  notDue: 'not_due',
+} as const;
+export type SessionCode = (typeof SESSION_CODES)[keyof typeof SESSION_CODES];
+
+const codesLua = `local C = {${Object.entries(SESSION_CODES)
+  .map(([k, v]) => `${k} = '${v}'`)
+  .join(', ')}}`;
+const script = (body: string) => `${codesLua}\n${body}`;
+
+/**
+ * createSession
+ * KEYS  1 session hash, 2 expiring zset
+ * ARGV  1 session id, 2 tenant, 3 doc JSON, 4 now ISO, 5 expires_at ms, 6 expires_at ISO,
+ *       7 key TTL s (session lifetime + record TTL)
+ * Returns {ok} | {exists}. A taken id is refused whoever owns it: never an overwrite.
+ */
+export const CREATE_SESSION_LUA = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {C.exists} end
+redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'status', 'open', 'doc', ARGV[3], 'created_at', ARGV[4],
+  'expires_at_ms', ARGV[5], 'expires_at', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+return {C.ok}
+`);
+
+/**
+ * closeSession: open -> closed.
+ * KEYS  1 session hash, 2 expiring zset
+ * ARGV  1 session id, 2 tenant, 3 now ISO, 4 record TTL s
+ * Returns {ok} | {missing} | {invalid, status}.
+ */
+export const CLOSE_SESSION_LUA = script(`
+local tenant, status = unpack(redis.call('HMGET', KEYS[1], 'tenant', 'status'))
+if not tenant or tenant ~= ARGV[2] then return {C.missing} end
+if status ~= 'open' then return {C.invalid, status} end
+redis.call('HSET', KEYS[1], 'status', 'closed', 'closed_at', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {C.ok}
+`);
+
+/**
+ * expireSession: open -> expired, once its expiry has passed (the sweeper's transition).
+ * KEYS  1 session hash, 2 expiring zset
+ * ARGV  1 session id, 2 now ms, 3 now ISO, 4 record TTL s
+ * Returns {ok} | {missing} | {invalid, status} | {not_due}. A missing or no longer open
+ * session leaves the work list too.
+ */
+export const EXPIRE_SESSION_LUA = script(`
+local status, at = unpack(redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms'))
+if not status then redis.call('ZREM', KEYS[2], ARGV[1]) return {C.missing} end
+if status ~= 'open' then redis.call('ZREM', KEYS[2], ARGV[1]) return {C.invalid, status} end
+if tonumber(at) > tonumber(ARGV[2]) then return {C.notDue} end
+redis.call('HSET', KEYS[1], 'status', 'expired', 'closed_at', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {C.ok}
+`);
+
+/**
+ * reserveInvocation: the correlation id (if any) and the invocation record, before anything
+ * executes; the one place that decides which request runs the tool.
+ * KEYS  1 session hash, 2 correlation key (unused when ARGV 7 is '0'), 3 invocation hash
+ * ARGV  1 invocation id, 2 tenant, 3 doc JSON, 4 now ISO, 5 now ms, 6 record TTL s,
+ *       7 has correlation id ('1'|'0')
+ * Returns {ok} | {missing} | {invalid, status} | {exists, invocation id}.
+ */
+export const RESERVE_INVOCATION_LUA = script(`
+local tenant, status, at = unpack(redis.call('HMGET', KEYS[1], 'tenant', 'status', 'expires_at_ms'))
+if not tenant or tenant ~= ARGV[2] then return {C.missing} end
+if ARGV[7] == '1' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {C.exists, existing} end
+end
+if status ~= 'open' then return {C.invalid, status} end
+if tonumber(at) <= tonumber(ARGV[5]) then return {C.invalid, 'expired'} end
+if ARGV[7] == '1' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[6]) end
+local sid = string.match(KEYS[1], 'session:([^:]+)$')
+redis.call('HSET', KEYS[3], 'tenant', ARGV[2], 'session_id', sid, 'status', 'running', 'doc', ARGV[3], 'created_at', ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return {C.ok}
+`);
+
+/**
+ * beginInvocation: a worker is about to run the tool. Only the first begin wins, so a job
+ * BullMQ hands out again after its worker died never runs the tool a second time.
+ * KEYS  1 invocation hash
+ * ARGV  1 now ISO
+ * Returns {ok} | {missing} | {invalid, status} | {started}.
+ */
+export const BEGIN_INVOCATION_LUA = script(`
+local status, started = unpack(redis.call('HMGET', KEYS[1], 'status', 'started_at'))
+if not status then return {C.missing} end
+if status ~= 'running' then return {C.invalid, status} end
+if started then return {C.started} end
+redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+return {C.ok}
+`);
+
+/**
+ * finishInvocation: running -> succeeded | failed.
+ * KEYS  1 invocation hash
+ * ARGV  1 status, 2 result JSON {output, logs, error, exit_code, duration_ms}, 3 now ISO,
+ *       4 record TTL s
+ * Returns {ok} | {missing} | {invalid, status}.
+ */
+export const FINISH_INVOCATION_LUA = script(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {C.missing} end
+if status ~= 'running' then return {C.invalid, status} end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'completed_at', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {C.ok}
+`);
+
+export const SESSION_SCRIPTS = {
+  ayCreateSession: { keys: 2, lua: CREATE_SESSION_LUA },
+  ayCloseSession: { keys: 2, lua: CLOSE_SESSION_LUA },
+  ayExpireSession: { keys: 2, lua: EXPIRE_SESSION_LUA },
+  ayReserveInvocation: { keys: 3, lua: RESERVE_INVOCATION_LUA },
+  ayBeginInvocation: { keys: 1, lua: BEGIN_INVOCATION_LUA },
+  ayFinishInvocation: { keys: 1, lua: FINISH_INVOCATION_LUA },
+} as const;
+export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
