@@ -61,7 +61,11 @@ describeWithRedis('scripts/dev', () => {
   }, 40_000);
 
   it('refuses an API_PORT someone else listens on instead of calling their listener ready', async () => {
-    const other: Server = createServer((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    // The probe may reset its connection; an unheard socket error would fail the whole suite.
+    const other: Server = createServer((s) => {
+      s.on('error', () => undefined);
+      s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
     const port = (other.address() as { port: number }).port;
     try {
