@@ -6,6 +6,7 @@ import {
   InvalidStateError,
   QueueFullError,
   RUN_ID_PATTERN,
+  type Actor,
   type ApprovalDecision,
   type DynamicStep,
   type ErrorData,
@@ -98,10 +99,11 @@ export interface RunStore {
    * Records a person's decision on a step the run waits for and re-queues the run.
    * The first decision is final; a second one is an invalid_state (409).
    */
-  decide(runId: string, stepId: string, decision: ApprovalDecision, event: Record<string, unknown>): Promise<{ gen: number }>;
-  cancel(runId: string, error: ErrorData, reason?: string): Promise<Outcome<{ previous: RunStatus }>>;
+  decide(runId: string, stepId: string, decision: ApprovalDecision, event: Record<string, unknown>, by?: Actor): Promise<{ gen: number }>;
+  /** `by`, who asked, joins the status event (the audit trail); so for decide and retry. */
+  cancel(runId: string, error: ErrorData, reason?: string, by?: Actor): Promise<Outcome<{ previous: RunStatus }>>;
   /** `replay` only takes dead letters (the operator's DLQ action). */
-  retry(runId: string, mode?: 'retry' | 'replay'): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
+  retry(runId: string, mode?: 'retry' | 'replay', by?: Actor): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
   checkpoint(
     runId: string,
     stepId: string,
@@ -141,6 +143,9 @@ type Scripted = Redis & Record<RunScriptName, (...args: (string | number)[]) => 
 export function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
+
+/** The actor as the scripts take it: a JSON object of exactly tenant and subject ('' = none). */
+const actorJson = (by?: Actor): string => (by ? JSON.stringify({ tenant: by.tenant, subject: by.subject.slice(0, 200) }) : '');
 
 const NO_LIMITS: QueueLimits = { maxWaiting: 0, maxTenantQueued: 0 };
 
@@ -328,8 +333,8 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
     },
 
-    async decide(runId, stepId, decision, event) {
-      const { reply } = await call('ayRunDecide', runId, stepId, JSON.stringify(decision), JSON.stringify(event));
+    async decide(runId, stepId, decision, event, by) {
+      const { reply } = await call('ayRunDecide', runId, stepId, JSON.stringify(decision), JSON.stringify(event), actorJson(by));
       switch (reply[0]) {
         case RUN_CODES.ok:
           return { gen: Number(reply[1]) };
@@ -344,13 +349,13 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       }
     },
 
-    async cancel(runId, error, reason) {
-      const { reply, at } = await call('ayRunCancel', runId, JSON.stringify(error), reason ?? '');
+    async cancel(runId, error, reason, by) {
+      const { reply, at } = await call('ayRunCancel', runId, JSON.stringify(error), reason ?? '', actorJson(by));
       return reply[0] === RUN_CODES.ok ? { ok: true, at, previous: reply[1] as RunStatus } : refusal(reply);
     },
 
-    async retry(runId, mode = 'retry') {
-      const { reply, at } = await call('ayRunRetry', runId, mode);
+    async retry(runId, mode = 'retry', by) {
+      const { reply, at } = await call('ayRunRetry', runId, mode, actorJson(by));
       return reply[0] === RUN_CODES.ok ? { ok: true, at, gen: Number(reply[1]), previous: reply[2] as RunStatus } : refusal(reply);
     },
 

@@ -54,6 +54,12 @@ local function is_in(s, list)
   for x in string.gmatch(list, '%S+') do if x == s then return true end end
   return false
 end
+-- The payload JSON object with the actor (a JSON object, '' = none) added as its 'by' field.
+local function with_by(payload, actor)
+  if actor == nil or actor == '' then return payload end
+  if payload == '{}' then return '{"by":' .. actor .. '}' end
+  return string.sub(payload, 1, -2) .. ',"by":' .. actor .. '}'
+end
 local function terminal(s) return s == 'succeeded' or s == 'dead_lettered' or s == 'cancelled' end
 -- Per-run keys: retention expires them together, a retry keeps them together.
 local function run_keys() return {RUN, STEPS, STREAM, SEQ, APPROVALS, TRANSCRIPT, ARCHIVE, SLOTWAIT} end
@@ -235,9 +241,10 @@ return {C.ok}
 
 /**
  * decide: a person approves or rejects the step the run waits for; re-queues the run.
- * ARGV  7 step id, 8 decision JSON, 9 decision event payload JSON
+ * ARGV  7 step id, 8 decision JSON, 9 decision event payload JSON, 10 actor JSON ('' = none)
  * Returns {ok, gen} | {missing} | {invalid, status} | {no_step} | {decided}.
- * HSETNX on the approvals hash makes the first decision final.
+ * HSETNX on the approvals hash makes the first decision final. The actor joins the decision
+ * (stored), the approval event and the status event as `by`: the audit trail of who decided.
  */
 export const DECIDE_LUA = script(`
 local status, refused = guard('awaiting_approval')
@@ -245,16 +252,16 @@ if refused then return refused end
 local raw = redis.call('HGET', STEPS, ARGV[7])
 if not raw then return {C.noStep, ''} end
 if cjson.decode(raw).status ~= 'awaiting_approval' then return {C.decided, ''} end
-if redis.call('HSETNX', APPROVALS, ARGV[7], ARGV[8]) == 0 then return {C.decided, ''} end
+if redis.call('HSETNX', APPROVALS, ARGV[7], with_by(ARGV[8], ARGV[10])) == 0 then return {C.decided, ''} end
 local gen = redis.call('HINCRBY', RUN, 'gen', 1)
-event('approval', ARGV[9])
-go(status, 'queued', '{}')
+event('approval', with_by(ARGV[9], ARGV[10]))
+go(status, 'queued', with_by('{}', ARGV[10]))
 return {C.ok, tostring(gen)}
 `);
 
 /**
  * cancel: from any status that is not terminal.
- * ARGV  7 error JSON, 8 reason ('' = none)
+ * ARGV  7 error JSON, 8 reason ('' = none), 9 actor JSON ('' = none): the status event's `by`
  * Returns {ok, previous} | {missing} | {invalid, status}.
  */
 export const CANCEL_LUA = script(`
@@ -262,14 +269,15 @@ local status, refused = guard('created queued running failed awaiting_approval')
 if refused then return refused end
 redis.call('HSET', RUN, 'error', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', RUN, 'cancel_reason', ARGV[8]) end
-go(status, 'cancelled', '{"error":' .. ARGV[7] .. '}')
+go(status, 'cancelled', with_by('{"error":' .. ARGV[7] .. '}', ARGV[9]))
 return {C.ok, status}
 `);
 
 /**
  * retry: runs again what failed, was dead-lettered or cancelled, from its checkpoints.
  * Generation + 1; the run's keys stop expiring and its listing entry goes (it is live again).
- * ARGV  7 mode: retry (failed, dead_lettered, cancelled) | replay (dead_lettered only)
+ * ARGV  7 mode: retry (failed, dead_lettered, cancelled) | replay (dead_lettered only),
+ *       8 actor JSON ('' = none): the status event's `by`
  * Returns {ok, gen, previous} | {missing} | {invalid, status}.
  */
 export const RETRY_LUA = script(`
@@ -283,7 +291,7 @@ for _, k in ipairs(run_keys()) do redis.call('PERSIST', k) end
 redis.call('ZREM', EXPIRING, tenant .. ' ' .. RUN_ID)
 redis.call('HDEL', tenant_key(tenant, 'listing'), RUN_ID)
 local gen = redis.call('HINCRBY', RUN, 'gen', 1)
-go(status, 'queued', '{}')
+go(status, 'queued', with_by('{}', ARGV[8]))
 return {C.ok, tostring(gen), status}
 `);
 

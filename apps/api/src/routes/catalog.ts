@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { DlqQuery, parseOrThrow } from '@agentyard/core';
 import { toListView } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
+import { authOf } from '../http/auth';
 import { runIdParam } from '../http/run-id';
 import type { RunCommands } from '../run-commands';
 
@@ -65,7 +66,7 @@ export function adminRouter(deps: ApiDeps, commands: RunCommands): Router {
     });
   });
   r.post('/admin/dlq/:run_id/replay', async (req, res) => {
-    const { run } = await commands.replay(runIdParam(req.params.run_id));
+    const { run } = await commands.replay(authOf(res), runIdParam(req.params.run_id));
     res.status(202).json({ run_id: run.doc.id, status: run.status });
   });
   return r;
