@@ -3,16 +3,17 @@ import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createReconciler, createRunEngine, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { createReconciler, createRunEngine, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget, createWorkspaceUsage } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
-import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import { meterWorkspace, scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
 import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
 import { createRunProcessor } from './run-processor';
+import { createSlotLimits } from './fair-share';
 import { createInvocationWorker } from './invocation-processor';
 import { createExecutorFromConfig, type ExecutorConfig } from './executor-deps';
 import { within } from '@agentyard/core';
@@ -63,6 +64,14 @@ export async function createWorkerRuntime(
   const metrics = createWorkerMetrics(registry);
   const workspaceFor = (run: { doc: { tenant: string; workspace_id: string } }) =>
     scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id));
+  // Tenancy: what tools write counts against the tenant's max_workspace_files and _bytes
+  // (archives, written through workspaceFor, do not).
+  const usage = createWorkspaceUsage({ redis, prefix: config.KEY_PREFIX });
+  const toolWorkspace = (tenant: string, workspaceId: string) => {
+    const p = policies.get(tenant);
+    const metered = meterWorkspace(opts.workspace, { meter: usage, tenant, caps: { files: p.max_workspace_files, bytes: p.max_workspace_bytes } });
+    return scopeWorkspace(metered, workspaceRoot(tenant, workspaceId));
+  };
   const { store, events, archive, finalizer } = createRunEngine({
     redis,
     prefix: config.KEY_PREFIX,
@@ -88,7 +97,7 @@ export async function createWorkerRuntime(
     store,
     events,
     tools,
-    workspaceFor,
+    workspaceFor: (run) => toolWorkspace(run.doc.tenant, run.doc.workspace_id),
     ...(model ? { model } : {}),
     onStep: ({ tool, outcome, errorClass, seconds }) => {
       // Only registered tool names (and "model") become label values: bounded cardinality.
@@ -97,6 +106,9 @@ export async function createWorkerRuntime(
       metrics.toolCalls.inc({ tool: name, outcome, error_class: errorClass });
     },
   });
+  const workerRegistry = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 5000) * 3 });
+  // Fair shares: max_concurrent_runs and max_fleet_share of the live workers' slots.
+  const slotLimits = createSlotLimits({ policies, registry: workerRegistry, ownConcurrency: config.WORKER_CONCURRENCY });
   const processor = createRunProcessor({
     store,
     events,
@@ -106,7 +118,7 @@ export async function createWorkerRuntime(
     finalizer,
     logger: opts.logger,
     metrics,
-    slots: { slots: createTenantSlots({ redis, prefix: config.KEY_PREFIX }), limit: (tenant) => policies.get(tenant).max_concurrent_runs },
+    slots: { slots: createTenantSlots({ redis, prefix: config.KEY_PREFIX }), limit: slotLimits.limit },
   });
   const agentWorker = buildWorker({
     connection: bullConnection,
@@ -120,11 +132,12 @@ export async function createWorkerRuntime(
     metrics,
   });
   const heartbeat = createHeartbeat({
-    registry: createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 5000) * 3 }),
+    registry: workerRegistry,
     intervalMs: config.WORKER_HEARTBEAT_MS ?? 5000,
     version: opts.version ?? '0.0.0',
     concurrency: config.WORKER_CONCURRENCY,
     activeRuns: () => processor.activeCount(),
+    activeByTenant: () => processor.activeByTenant(),
     logger: opts.logger,
   });
   metrics.concurrency.set(config.WORKER_CONCURRENCY);
@@ -135,7 +148,7 @@ export async function createWorkerRuntime(
     concurrency: config.WORKER_CONCURRENCY,
     sessions,
     tools,
-    workspace: opts.workspace,
+    workspaceFor: toolWorkspace,
     logger: opts.logger,
   });
   void invocations.worker.run();

@@ -21,6 +21,8 @@ export function createHeartbeat(opts: {
   version: string;
   concurrency: number;
   activeRuns: () => number;
+  /** Active runs by tenant (each tenant sees only its own count in GET /agent/workers). */
+  activeByTenant?: () => Record<string, number>;
   logger: Logger;
   now?: () => number;
 }): Heartbeat {
@@ -38,6 +40,7 @@ export function createHeartbeat(opts: {
         version: opts.version,
         concurrency: opts.concurrency,
         active_runs: opts.activeRuns(),
+        tenants: opts.activeByTenant?.() ?? {},
         started_at: startedAt,
       });
       lastOk = now();

@@ -4,7 +4,7 @@ import { StepTimeoutError, toErrorData, within } from '@agentyard/core';
 import type { Logger } from '@agentyard/observability';
 import { InvocationJobData, invocationQueueName } from '@agentyard/queue';
 import type { InvocationResult, Session, SessionStore } from '@agentyard/runs';
-import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import type { Workspace } from '@agentyard/workspace';
 
 /** Log lines kept in an invocation record; the rest are counted, not stored. */
 const MAX_LOG_LINES = 1000;
@@ -20,7 +20,8 @@ export function createInvocationWorker(opts: {
   concurrency: number;
   sessions: SessionStore;
   tools: ToolRegistry;
-  workspace: Workspace;
+  /** The session's workspace as its tools see it (scoped, and metered for the tenant's caps). */
+  workspaceFor(tenant: string, workspaceId: string): Workspace;
   logger: Logger;
 }): { worker: Worker; close(): Promise<void> } {
   const active = new Set<AbortController>();
@@ -59,7 +60,7 @@ export function createInvocationWorker(opts: {
       const parsed = tool.args.parse(args);
       const output = await tool.run(parsed, {
         signal: ac.signal,
-        workspace: scopeWorkspace(opts.workspace, workspaceRoot(session.tenant, session.workspace_id)),
+        workspace: opts.workspaceFor(session.tenant, session.workspace_id),
         runId: session.id,
         tenant: session.tenant,
         stepId: id,

@@ -15,3 +15,4 @@ export * from './layered-history';
 export * from './session-keys';
 export * from './session-scripts';
 export * from './session-store';
+export * from './workspace-usage';

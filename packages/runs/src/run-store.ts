@@ -53,6 +53,17 @@ export interface ListingEntry {
   finished_at?: string;
 }
 
+/** What a tenant's queue stats are made of. */
+export interface TenantCounts {
+  queued: number;
+  running: number;
+  deadLettered: number;
+  /** Runs that ended, by terminal status. */
+  finished: Record<string, number>;
+  /** When its oldest queued run was queued (ms), if any. */
+  oldestQueuedAt?: number;
+}
+
 export type ListedRun = { run: StoredRun } | { runId: string; archived: ListingEntry };
 
 /**
@@ -124,6 +135,8 @@ export interface RunStore {
   /** Runs that ended, by terminal status, counted once per end (a retried run ends again). */
   finishedCounts(): Promise<Record<string, number>>;
   oldestQueued(): Promise<{ runId: string; at: number } | undefined>;
+  /** One tenant's figures from its own indexes (kept by the scripts): a few O(1) reads. */
+  tenantCounts(tenant: string): Promise<TenantCounts>;
   /** Runs queued (or running) since before `beforeMs`, oldest first: the reconciler's scan. */
   queuedSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
   runningSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
@@ -401,6 +414,27 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     async oldestQueued() {
       const [runId, at] = await redis.zrange(k.queued, 0, 0, 'WITHSCORES');
       return runId ? { runId, at: Number(at) } : undefined;
+    },
+
+    async tenantCounts(tenant) {
+      const res = (await redis
+        .multi()
+        .zcard(k.tenantQueued(tenant))
+        .zcard(k.tenantRunning(tenant))
+        .zcard(k.tenantDlq(tenant))
+        .hgetall(k.tenantFinished(tenant))
+        .zrange(k.tenantQueued(tenant), 0, 0, 'WITHSCORES')
+        .exec()) as [null | Error, unknown][];
+      const failed = res.find(([err]) => err);
+      if (failed) throw failed[0];
+      const [queued, running, dead, finished, oldest] = res.map(([, v]) => v) as [number, number, number, Record<string, string>, string[]];
+      return {
+        queued,
+        running,
+        deadLettered: dead,
+        finished: Object.fromEntries(Object.entries(finished).map(([st, n]) => [st, Number(n)])),
+        ...(oldest.length === 2 ? { oldestQueuedAt: Number(oldest[1]) } : {}),
+      };
     },
 
     queuedSince: (beforeMs, limit) => range(k.queued, beforeMs, limit),

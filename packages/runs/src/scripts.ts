@@ -81,7 +81,7 @@ local function room(tenant, max_all, max_tenant)
   return nil
 end
 -- Moves the run to status 'to': stamps, index membership by status (queued, running, DLQ,
--- the tenant's queued index) and the status event. 'extra' is a JSON object whose fields
+-- and the tenant's own queued, running and DLQ indexes) and the status event. 'extra' is a JSON object whose fields
 -- join the event ('{}' for none).
 local function go(from, to, extra)
   local tenant = redis.call('HGET', RUN, 'tenant')
@@ -94,13 +94,23 @@ local function go(from, to, extra)
     redis.call('ZREM', QUEUED, RUN_ID)
     redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
   end
+  -- The tenant's running and DLQ indexes mirror the deployment's: a tenant's queue stats read
+  -- its own counts with a ZCARD each instead of scanning everyone's runs.
   if to == 'running' then
     redis.call('HSETNX', RUN, 'started_at', TS)
     redis.call('ZADD', RUNNING, NOW, RUN_ID)
+    redis.call('ZADD', tenant_key(tenant, 'running'), NOW, RUN_ID)
   else
     redis.call('ZREM', RUNNING, RUN_ID)
+    redis.call('ZREM', tenant_key(tenant, 'running'), RUN_ID)
   end
-  if to == 'dead_lettered' then redis.call('ZADD', DLQ, NOW, RUN_ID) else redis.call('ZREM', DLQ, RUN_ID) end
+  if to == 'dead_lettered' then
+    redis.call('ZADD', DLQ, NOW, RUN_ID)
+    redis.call('ZADD', tenant_key(tenant, 'dlq'), NOW, RUN_ID)
+  else
+    redis.call('ZREM', DLQ, RUN_ID)
+    redis.call('ZREM', tenant_key(tenant, 'dlq'), RUN_ID)
+  end
   if terminal(to) then redis.call('HSET', RUN, 'finished_at', TS) end
   local payload = '{"status":"' .. to .. '","previous":' .. (from and ('"' .. from .. '"') or 'null')
   if extra ~= nil and extra ~= '{}' then payload = payload .. ',' .. string.sub(extra, 2) else payload = payload .. '}' end
@@ -314,7 +324,8 @@ return {C.ok}
 
 /**
  * end: the final event of a terminal run, at most once per terminal episode (retry clears it),
- * counted in the deployment's runs-finished-by-status hash (queue stats' `completed`).
+ * counted in the deployment's and the tenant's runs-finished-by-status hashes (queue stats'
+ * `completed`).
  * Returns {ok, event id} | {noop} (already ended, or not terminal) | {missing}.
  */
 export const END_LUA = script(`
@@ -323,6 +334,7 @@ if not status then return {C.missing, ''} end
 if not terminal(status) then return {C.noop, status} end
 if redis.call('HSETNX', RUN, 'ended', '1') == 0 then return {C.noop, status} end
 redis.call('HINCRBY', PREFIX .. 'stats:finished', status, 1)
+redis.call('HINCRBY', tenant_key(redis.call('HGET', RUN, 'tenant'), 'finished'), status, 1)
 return {C.ok, event('end', '{"status":"' .. status .. '"}')}
 `);
 
@@ -385,6 +397,8 @@ redis.call('ZREM', QUEUED, RUN_ID)
 redis.call('ZREM', RUNNING, RUN_ID)
 redis.call('ZREM', DLQ, RUN_ID)
 redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
+redis.call('ZREM', tenant_key(tenant, 'running'), RUN_ID)
+redis.call('ZREM', tenant_key(tenant, 'dlq'), RUN_ID)
 return {C.ok}
 `);
 
