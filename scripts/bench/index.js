@@ -21,7 +21,7 @@
  *     unsandboxed) and through the Kubernetes executor on the tests' API stand-in, p50/p99,
  *     against a bare spawn (scripts/bench/executor.js).
  */
-const { mkdtempSync, rmSync } = require('node:fs');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
@@ -81,6 +81,10 @@ async function main() {
   };
   const logger = createLogger({ level: 'silent', name: 'bench' });
   const tmpDirs = [mkdtempSync(join(tmpdir(), 'ay-bench-')), mkdtempSync(join(tmpdir(), 'ay-bench-w-'))];
+  // One tenant, as a single-tenant deployment configures it: the whole fleet is its share
+  // (max_fleet_share 1); max_concurrent_runs keeps its default, so the slot leases are measured.
+  const tenantsFile = join(tmpDirs[1], 'tenants.yaml');
+  writeFileSync(tenantsFile, 'defaults: { max_fleet_share: 1 }\n');
   const workspace = createWorkspace({ driver: 'fs', dir: tmpDirs[0] });
   const deps = await createApiDeps(config, { logger, workspace, version: 'bench' });
   const api = await listen(buildApp(deps));
@@ -132,7 +136,7 @@ async function main() {
   if (want('a')) {
     const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
       REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: config.QUEUE_NAME, WORKER_CONCURRENCY: String(CONCURRENCY),
-      WORKSPACE_DIR: tmpDirs[1], WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
+      WORKSPACE_DIR: tmpDirs[1], WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent', TENANTS_FILE: tenantsFile,
     });
     const ends = await collectEnds(Redis, url, prefix);
     await pool(20, IN_FLIGHT, () => post(oneStep));

@@ -3,7 +3,7 @@
  * and DBSIZE are ours alone), the API in this process and one worker process, both with
  * the given RUN_RETENTION_S and the worker with the given RECONCILE_S.
  */
-const { mkdtempSync, rmSync } = require('node:fs');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
@@ -28,6 +28,9 @@ async function startStack({ retentionS, reconcileS, concurrency }) {
   const queueName = `ay-bench-${tag}`;
   const token = 'tok_bench_12345';
   const dir = mkdtempSync(join(tmpdir(), 'ay-bench-ret-'));
+  // One tenant: the whole fleet is its share (see index.js).
+  const tenantsFile = join(dir, 'tenants.yaml');
+  writeFileSync(tenantsFile, 'defaults: { max_fleet_share: 1 }\n');
   const config = {
     REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, API_KEYS: [{ tenant: 'bench', token, admin: true }],
     EVENTS_MAX_LEN: 10000, RETRY_BACKOFF_MS: 1000, API_BODY_LIMIT: '4mb', SSE_HEARTBEAT_S: 15,
@@ -48,7 +51,7 @@ async function startStack({ retentionS, reconcileS, concurrency }) {
   });
   const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
     REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: String(concurrency),
-    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
+    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent', TENANTS_FILE: tenantsFile,
     RUN_RETENTION_S: String(retentionS), RECONCILE_S: String(reconcileS),
   });
   const ends = await collectEnds(Redis, url, prefix);
