@@ -1,5 +1,5 @@
 import { tenantPolicies } from '@agentyard/config';
-import { createSlotLimits, slotLimit } from './fair-share';
+import { createSlotLimits, heldBackDelayMs, slotLimit } from './fair-share';
 
 describe('slotLimit: a tenant gets the lower of max_concurrent_runs and its share of the fleet', () => {
   it.each([
@@ -40,5 +40,18 @@ describe('slotLimit: a tenant gets the lower of max_concurrent_runs and its shar
   it("counts at least this worker's own slots before its first heartbeat is listed", async () => {
     const limits = createSlotLimits({ policies: tenantPolicies({}), registry: { list: async () => [] }, ownConcurrency: 6 });
     expect(await limits.limit('acme')).toEqual({ limit: 3, by: 'max_fleet_share' });
+  });
+});
+
+describe('heldBackDelayMs: held-back runs come back spread out, the more the longer', () => {
+  it.each([
+    // [waiting, limit, random, delay]
+    [1, 2, 0.99, 1000], // fewer waiting than the cap: the base delay
+    [4, 2, 0, 1000],
+    [4, 2, 0.5, 1500], // 2x the cap waiting: within 1-2 s
+    [1000, 2, 0.5, 15500], // many waiting: within 1-30 s
+    [1000, 2, 1, 30000],
+  ])('%p waiting, cap %p, random %p -> %p ms', (waiting, limit, random, delay) => {
+    expect(heldBackDelayMs(1000, waiting, limit, random)).toBe(delay);
   });
 });

@@ -49,3 +49,20 @@ export function createSlotLimits(opts: {
     },
   };
 }
+
+/** The longest a held-back run waits before its job checks for a slot again. */
+export const MAX_HELD_BACK_DELAY_MS = 30_000;
+
+/**
+ * How long a run held back by its tenant's cap waits before its job comes back. Each
+ * comeback costs a worker a fetch and a script call, so with many runs waiting the delays
+ * spread out, up to `waiting / limit` times the base (at most 30 s), drawn at random: the
+ * tenant's many jobs then come due spread over that window, one every window / waiting on
+ * average, so a freed slot is still taken within about a second while the fleet fetches
+ * about `limit / base` held-back jobs a second instead of `waiting / base`.
+ * `random` is in [0, 1).
+ */
+export function heldBackDelayMs(baseMs: number, waiting: number, limit: number, random: number): number {
+  const spread = Math.min(MAX_HELD_BACK_DELAY_MS, baseMs * Math.max(1, waiting / Math.max(1, limit)));
+  return Math.round(baseMs + random * (spread - baseMs));
+}

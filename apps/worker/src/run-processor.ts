@@ -14,7 +14,7 @@ import {
   type StoredRun,
   type TenantSlots,
 } from '@agentyard/runs';
-import type { SlotLimit } from './fair-share';
+import { heldBackDelayMs, type SlotLimit } from './fair-share';
 
 export interface RunProcessorDeps {
   store: RunStore;
@@ -83,7 +83,8 @@ export function createRunProcessor(deps: RunProcessorDeps) {
         const why = cap.by === 'max_fleet_share' ? `its max_fleet_share of the live workers' slots` : 'its max_concurrent_runs';
         await deps.events.append(runId, 'log', { level: 'info', message: `waiting: tenant ${tenant} runs at most ${cap.limit} run(s) at once (${why})` });
       }
-      await job.moveToDelayed(now() + (slots.retryMs ?? 1000), token);
+      const waiting = (await store.tenantCounts(tenant).catch(() => undefined))?.queued ?? 0;
+      await job.moveToDelayed(now() + heldBackDelayMs(slots.retryMs ?? 1000, waiting, cap.limit, Math.random()), token);
       throw new DelayedError();
     }
     const release = () => slots?.slots.release(tenant, runId).catch(() => undefined);
