@@ -3,12 +3,12 @@ import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createReconciler, createRunEngine, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { createReconciler, createRunEngine, createSessionArchive, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
-import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import { scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
@@ -32,6 +32,7 @@ export type WorkerConfig = Pick<
   | 'WORKER_MAX_STALLED'
 > &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
+  Partial<Pick<Config, 'SESSION_RECORD_TTL_S'>> &
   Partial<ModelConfig> &
   ExecutorConfig;
 
@@ -128,12 +129,19 @@ export async function createWorkerRuntime(
     logger: opts.logger,
   });
   metrics.concurrency.set(config.WORKER_CONCURRENCY);
-  const sessions = createSessionStore({ redis, prefix: config.KEY_PREFIX });
+  // Sessions: the record TTL and archives as the API's (limits are the API's to enforce).
+  const sessions = createSessionStore({ redis, prefix: config.KEY_PREFIX, recordTtlS: config.SESSION_RECORD_TTL_S ?? 86_400 });
+  const sessionArchive = createSessionArchive({
+    workspace: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
+    tenantRoot: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
+  });
   const invocations = createInvocationWorker({
     connection: bullConnection,
     queueName: config.QUEUE_NAME,
     concurrency: config.WORKER_CONCURRENCY,
     sessions,
+    archive: sessionArchive,
+    metrics,
     tools,
     workspace: opts.workspace,
     logger: opts.logger,
@@ -141,6 +149,7 @@ export async function createWorkerRuntime(
   void invocations.worker.run();
   // Only to add the jobs the reconciler repairs; the worker's own BullMQ connection serves jobs.
   const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  const repairInvocationQueue = createInvocationQueue({ connection: redis, queueName: config.QUEUE_NAME });
   const reconciler = createReconciler({
     redis,
     prefix: config.KEY_PREFIX,
@@ -149,6 +158,11 @@ export async function createWorkerRuntime(
     ownerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     intervalMs: (config.RECONCILE_S ?? 10) * 1000,
     sessions,
+    invocationJobs: { state: repairInvocationQueue.jobState, add: repairInvocationQueue.enqueue },
+    async onSessionExpired(id) {
+      const s = await sessions.session(id);
+      if (s) await sessionArchive.writeSession(s).catch((err: unknown) => opts.logger.warn({ sessionId: id, err: (err as Error).message }, 'could not archive session into its workspace'));
+    },
     lockMs: config.WORKER_LOCK_MS,
     onRepair: (kind, runId, detail) => {
       metrics.reconciled.inc({ kind });
@@ -192,7 +206,7 @@ export async function createWorkerRuntime(
       clearInterval(archiveSweep);
       // Bounded: with Redis gone the reconciler's last pass and the repair queue never settle.
       await within(reconciler.stop(), CLOSE_MS);
-      await within(repairQueue.close(), CLOSE_MS);
+      await within(Promise.all([repairQueue.close(), repairInvocationQueue.close()]), CLOSE_MS);
       const [{ notHandedBack }] = await Promise.all([agentWorker.close(graceMs), invocations.close()]);
       if (executor) await within(executor.close(), CLOSE_MS);
       const [beat, ...quits] = await Promise.all([

@@ -13,6 +13,8 @@ export interface InvocationQueue {
   readonly queue: Queue<InvocationJobData>;
   /** Idempotent: the job id is the invocation id. */
   enqueue(invocationId: string): Promise<void>;
+  /** What BullMQ holds for the invocation's job (the reconciler's repair reads it). */
+  jobState(invocationId: string): Promise<{ state: 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed'; failedReason?: string }>;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,13 @@ export function createInvocationQueue(opts: { connection: Redis; queueName: stri
     async enqueue(invocationId) {
       // One attempt: a tool is never run again by BullMQ (beginInvocation refuses a second start anyway).
       await queue.add('invoke', { invocationId }, { jobId: invocationId, attempts: 1, removeOnComplete: true, removeOnFail: 1000 });
+    },
+    async jobState(invocationId) {
+      const job = await queue.getJob(invocationId);
+      if (!job) return { state: 'missing' };
+      const state = await job.getState();
+      const s = state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed' ? state : state === 'unknown' ? 'missing' : 'waiting';
+      return { state: s, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
     },
     close: () => queue.close(),
   };

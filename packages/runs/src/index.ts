@@ -15,3 +15,5 @@ export * from './layered-history';
 export * from './session-keys';
 export * from './session-scripts';
 export * from './session-store';
+export * from './session-archive';
+export * from './invocation-repair';
