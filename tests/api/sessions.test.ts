@@ -164,6 +164,11 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
     });
     const r = await invoke(session.id, 'fs.read', { args: { path: 'a.txt' } });
     expect(r.status).toBe(409);
+    // Its archive says so too.
+    await waitFor(
+      async () => JSON.parse((await stack.workspace.read(`tenants/acme/workspaces/default/.agent/sessions/${session.id}/session.json`)).toString()).status === 'expired',
+      { label: 'the archived session says expired' },
+    );
   });
 
   it('answers 403 policy_denied for a high-risk tool with a tenant token, records the denial, and runs it for an operator', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import { AgentyardError, NotFoundError, parseOrThrow } from '@agentyard/core';
+import { AgentyardError, InvalidStateError, NotFoundError, parseOrThrow } from '@agentyard/core';
 import { normaliseListPrefix } from '@agentyard/workspace';
 import { createSessionReader, type Invocation, type InvocationDraft, type Session } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
@@ -96,6 +96,8 @@ export function sessionsRouter(deps: ApiDeps): Router {
     };
 
     const denial = invocationDenial({ tool, entry: toolsByName.get(name)!, session, args, approved: body.approved, operator: principal.scopes.has('admin') });
+    // A closed session refuses everything as 409 (reserve says so too); only an open one records denials.
+    if (denial && session.status !== 'open') throw new InvalidStateError(`session ${session.id} is ${session.status}; open a new session`);
     if (denial) await deny(denial);
     const reservation = await deps.sessions.reserve(tenant, session.id, draft);
     if ('limited' in reservation) {
