@@ -78,27 +78,17 @@ export function createSessionArchive(opts: {
  * archive does: a client never sees a record vanish when its Redis TTL ends.
  */
 export function createSessionReader(opts: { store: SessionStore; archive: SessionArchive }) {
+  /** Redis first (another tenant's record is as good as none), then the tenant's own archive. */
+  const located =
+    <T extends { tenant: string }>(what: string, live: (id: string) => Promise<T | undefined>, archived: (tenant: string, id: string) => Promise<T | undefined>) =>
+    async (tenant: string, id: string): Promise<T> => {
+      const found = (await live(id)) ?? (await archived(tenant, id));
+      if (!found || found.tenant !== tenant) throw new NotFoundError(what, id);
+      return found;
+    };
   return {
-    async session(tenant: string, id: string): Promise<Session> {
-      const s = await opts.store.session(id);
-      if (s) {
-        if (s.tenant !== tenant) throw new NotFoundError('session', id);
-        return s;
-      }
-      const archived = await opts.archive.readSession(tenant, id);
-      if (!archived) throw new NotFoundError('session', id);
-      return archived;
-    },
-    async invocation(tenant: string, id: string): Promise<Invocation> {
-      const inv = await opts.store.invocation(id);
-      if (inv) {
-        if (inv.tenant !== tenant) throw new NotFoundError('invocation', id);
-        return inv;
-      }
-      const archived = await opts.archive.readInvocation(tenant, id);
-      if (!archived) throw new NotFoundError('invocation', id);
-      return archived;
-    },
+    session: located<Session>('session', opts.store.session, opts.archive.readSession),
+    invocation: located<Invocation>('invocation', opts.store.invocation, opts.archive.readInvocation),
   };
 }
 export type SessionReader = ReturnType<typeof createSessionReader>;
