@@ -139,6 +139,8 @@ export async function createWorkerRuntime(
     connection: bullConnection,
     queueName: config.QUEUE_NAME,
     concurrency: config.WORKER_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
     sessions,
     archive: sessionArchive,
     metrics,

@@ -20,6 +20,9 @@ export function createInvocationWorker(opts: {
   connection: ConnectionOptions;
   queueName: string;
   concurrency: number;
+  /** The run worker's lock and stall settings: an invocation on a dead worker ends `interrupted` as fast as a run resumes. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
   sessions: SessionStore;
   archive?: SessionArchive;
   tools: ToolRegistry;
@@ -117,7 +120,15 @@ export function createInvocationWorker(opts: {
     }
   };
 
-  const worker = new Worker(invocationQueueName(opts.queueName), process, { connection: opts.connection, concurrency: opts.concurrency, autorun: false });
+  const worker = new Worker(invocationQueueName(opts.queueName), process, {
+    connection: opts.connection,
+    concurrency: opts.concurrency,
+    autorun: false,
+    ...(opts.lockDurationMs !== undefined ? { lockDuration: opts.lockDurationMs } : {}),
+    ...(opts.stalledIntervalMs !== undefined ? { stalledInterval: opts.stalledIntervalMs } : {}),
+    // A stalled invocation is handed out again once, to a worker whose begin ends it `interrupted`.
+    maxStalledCount: 1,
+  });
   worker.on('error', (err) => opts.logger.error({ err: err.message }, 'invocation worker error'));
   return {
     worker,
