@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { z } from 'zod';
+import { toJobState, type JobStateName } from './run-queue';
 
 /** Job data of one direct tool invocation: its id only (the record lives in the session store). */
 export const InvocationJobData = z.object({ invocationId: z.string().regex(/^inv-[0-9a-f]{16}$/) });
@@ -14,7 +15,7 @@ export interface InvocationQueue {
   /** Idempotent: the job id is the invocation id. */
   enqueue(invocationId: string): Promise<void>;
   /** What BullMQ holds for the invocation's job (the reconciler's repair reads it). */
-  jobState(invocationId: string): Promise<{ state: 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed'; failedReason?: string }>;
+  jobState(invocationId: string): Promise<{ state: JobStateName; failedReason?: string }>;
   close(): Promise<void>;
 }
 
@@ -29,9 +30,7 @@ export function createInvocationQueue(opts: { connection: Redis; queueName: stri
     async jobState(invocationId) {
       const job = await queue.getJob(invocationId);
       if (!job) return { state: 'missing' };
-      const state = await job.getState();
-      const s = state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed' ? state : state === 'unknown' ? 'missing' : 'waiting';
-      return { state: s, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
+      return { state: toJobState(await job.getState()), ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
     },
     close: () => queue.close(),
   };
