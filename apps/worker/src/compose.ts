@@ -3,7 +3,7 @@ import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createReconciler, createRunEngine, createSessionArchive, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { createReconciler, createRunEngine, createSessionArchive, createSessionArchiver, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
@@ -131,9 +131,13 @@ export async function createWorkerRuntime(
   metrics.concurrency.set(config.WORKER_CONCURRENCY);
   // Sessions: the record TTL and archives as the API's (limits are the API's to enforce).
   const sessions = createSessionStore({ redis, prefix: config.KEY_PREFIX, recordTtlS: config.SESSION_RECORD_TTL_S ?? 86_400 });
-  const sessionArchive = createSessionArchive({
-    workspace: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
-    tenantRoot: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
+  const sessionArchiver = createSessionArchiver({
+    store: sessions,
+    archive: createSessionArchive({
+      workspace: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
+      tenantRoot: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
+    }),
+    onError: (what, err) => opts.logger.warn({ err: (err as Error).message }, `could not archive ${what} into its workspace; retried every WORKER_ARCHIVE_RETRY_S`),
   });
   const invocations = createInvocationWorker({
     connection: bullConnection,
@@ -142,7 +146,7 @@ export async function createWorkerRuntime(
     lockDurationMs: config.WORKER_LOCK_MS,
     stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
     sessions,
-    archive: sessionArchive,
+    archiver: sessionArchiver,
     metrics,
     tools,
     workspace: opts.workspace,
@@ -163,7 +167,7 @@ export async function createWorkerRuntime(
     invocationJobs: { state: repairInvocationQueue.jobState, add: repairInvocationQueue.enqueue },
     async onSessionExpired(id) {
       const s = await sessions.session(id);
-      if (s) await sessionArchive.writeSession(s).catch((err: unknown) => opts.logger.warn({ sessionId: id, err: (err as Error).message }, 'could not archive session into its workspace'));
+      if (s) await sessionArchiver.session(s);
     },
     lockMs: config.WORKER_LOCK_MS,
     onRepair: (kind, runId, detail) => {
@@ -182,9 +186,11 @@ export async function createWorkerRuntime(
   const archiveSweep = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    finalizer
-      .retryArchives(20)
-      .then(({ archived }) => archived > 0 && opts.logger.info({ archived }, 'wrote run archives that were pending'))
+    Promise.all([finalizer.retryArchives(20), sessionArchiver.retryPending(100)])
+      .then(([runs, sessionRecords]) => {
+        if (runs.archived > 0) opts.logger.info({ archived: runs.archived }, 'wrote run archives that were pending');
+        if (sessionRecords.archived > 0) opts.logger.info({ archived: sessionRecords.archived }, 'wrote session and invocation archives that were pending');
+      })
       .catch(() => undefined) // Redis down: the next sweep tries again
       .finally(() => (sweeping = false));
   }, (config.WORKER_ARCHIVE_RETRY_S ?? 15) * 1000);

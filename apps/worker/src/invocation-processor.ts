@@ -3,7 +3,7 @@ import type { ToolRegistry } from '@agentyard/agent';
 import { StepTimeoutError, toErrorData, within } from '@agentyard/core';
 import type { Logger, WorkerMetrics } from '@agentyard/observability';
 import { InvocationJobData, invocationQueueName } from '@agentyard/queue';
-import type { InvocationResult, Session, SessionArchive, SessionStore } from '@agentyard/runs';
+import type { InvocationResult, Session, SessionArchiver, SessionStore } from '@agentyard/runs';
 import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { recordWrites } from './recording-workspace';
 
@@ -24,7 +24,7 @@ export function createInvocationWorker(opts: {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   sessions: SessionStore;
-  archive?: SessionArchive;
+  archiver?: SessionArchiver;
   tools: ToolRegistry;
   workspace: Workspace;
   logger: Logger;
@@ -39,11 +39,7 @@ export function createInvocationWorker(opts: {
     opts.metrics?.invocations.inc({ tool, status });
     opts.metrics?.invocationDuration.observe({ tool, status }, result.duration_ms / 1000);
     const inv = await opts.sessions.invocation(id);
-    if (inv && session && opts.archive) {
-      await opts.archive.writeInvocation(inv, session.workspace_id).catch((err: unknown) =>
-        opts.logger.warn({ invocationId: id, err: (err as Error).message }, 'could not archive invocation into its workspace'),
-      );
-    }
+    if (inv && session) await opts.archiver?.invocation(inv, session.workspace_id);
   };
 
   const process = async (job: Job) => {

@@ -17,3 +17,4 @@ export * from './session-scripts';
 export * from './session-store';
 export * from './session-archive';
 export * from './invocation-repair';
+export * from './session-archiver';

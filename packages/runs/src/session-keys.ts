@@ -18,6 +18,8 @@ export function sessionKeys(prefix: string) {
     sessionsExpiring: `${prefix}sessions:expiring`,
     /** A tenant's open session ids scored by when they expire (max_open_sessions). */
     tenantOpenSessions: (tenant: string) => `${prefix}sessions:open:${tenant}`,
+    /** `s <session id>` and `i <invocation id> <workspace id>` whose archive write failed, by when: retried by the workers. */
+    sessionArchivePending: `${prefix}sessions:archive-pending`,
     /** Running invocation ids scored by when they were reserved: the reconciler's work list. */
     invocationsRunning: `${prefix}invocations:running`,
   };

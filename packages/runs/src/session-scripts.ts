@@ -188,6 +188,32 @@ if ARGV[1] == 'failed' and ARGV[6] == '1' and redis.call('GET', KEYS[4]) == ARGV
 return {C.ok}
 `);
 
+/**
+ * archivePending: a record whose archive write failed (storage down) is kept in Redis, its
+ * TTL removed, until a retry wrote it: its archive is what answers after the TTL.
+ * KEYS  1 pending zset, 2 the record's hash
+ * ARGV  1 member, 2 now ms
+ * Returns {ok} | {missing} (the record is gone: nothing left to archive).
+ */
+export const ARCHIVE_PENDING_LUA = script(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return {C.missing} end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PERSIST', KEYS[2])
+return {C.ok}
+`);
+
+/**
+ * archiveDone: the retry wrote the archive; the record gets its TTL back.
+ * KEYS  1 pending zset, 2 the record's hash
+ * ARGV  1 member, 2 TTL s to give back (only if it has none)
+ * Returns {ok}.
+ */
+export const ARCHIVE_DONE_LUA = script(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[2]) == -1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return {C.ok}
+`);
+
 export const SESSION_SCRIPTS = {
   ayCreateSession: { keys: 3, lua: CREATE_SESSION_LUA },
   ayCloseSession: { keys: 3, lua: CLOSE_SESSION_LUA },
@@ -196,5 +222,7 @@ export const SESSION_SCRIPTS = {
   ayRecordDenied: { keys: 1, lua: RECORD_DENIED_LUA },
   ayBeginInvocation: { keys: 1, lua: BEGIN_INVOCATION_LUA },
   ayFinishInvocation: { keys: 4, lua: FINISH_INVOCATION_LUA },
+  ayArchivePending: { keys: 2, lua: ARCHIVE_PENDING_LUA },
+  ayArchiveDone: { keys: 2, lua: ARCHIVE_DONE_LUA },
 } as const;
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;

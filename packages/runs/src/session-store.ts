@@ -108,6 +108,12 @@ export interface SessionStore {
   runningSince(beforeMs: number, limit: number): Promise<string[]>;
   /** Drops an id whose record is gone or ended from that work list. */
   forgetRunning(invocationId: string): Promise<void>;
+  /** Its archive write failed: keep the record (no TTL) and list it for a retry. False: the record is gone. */
+  archivePending(record: ArchiveRecordRef): Promise<boolean>;
+  /** The oldest records whose archive is pending. */
+  pendingArchives(limit: number): Promise<ArchiveRecordRef[]>;
+  /** The retry wrote it: off the list, and the record gets its TTL back. */
+  archiveDone(record: ArchiveRecordRef): Promise<void>;
   /** Read without a tenant check: workers only. */
   invocation(invocationId: string): Promise<Invocation | undefined>;
   invocationForTenant(tenant: string, invocationId: string): Promise<Invocation>;
@@ -120,6 +126,17 @@ type Reply = [string, string?, string?];
 /** Whole seconds, at least one: a Retry-After of 0 invites a busy loop. */
 const retryAfter = (ms: number) => (Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : 1);
 type Scripted = Redis & Record<SessionScriptName, (...a: (string | number)[]) => Promise<Reply>>;
+
+/** A record whose archive is pending: a session, or an invocation with its session's workspace. */
+export type ArchiveRecordRef = { kind: 'session'; id: string } | { kind: 'invocation'; id: string; workspace_id: string };
+
+const memberOf = (r: ArchiveRecordRef) => (r.kind === 'session' ? `s ${r.id}` : `i ${r.id} ${r.workspace_id}`);
+const refOf = (m: string): ArchiveRecordRef | undefined => {
+  const [kind, id, ws] = m.split(' ');
+  if (kind === 's' && id) return { kind: 'session', id };
+  if (kind === 'i' && id && ws) return { kind: 'invocation', id, workspace_id: ws };
+  return undefined;
+};
 
 export interface SessionLimits {
   /** Invocations a session may start per minute; 0: no limit. */
@@ -247,6 +264,22 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
       const [code] = await redis.ayRecordDenied(k.invocation(inv.id), tenant, sessionId, doc, at, JSON.stringify(result), ttl);
       if (code !== SESSION_CODES.ok) throw new InvalidStateError(`invocation ${inv.id} exists already`);
       return (await invocation(inv.id))!;
+    },
+    async archivePending(r) {
+      const [code] = await redis.ayArchivePending(k.sessionArchivePending, r.kind === 'session' ? k.session(r.id) : k.invocation(r.id), memberOf(r), now());
+      return code === SESSION_CODES.ok;
+    },
+    async pendingArchives(limit) {
+      return (await redis.zrange(k.sessionArchivePending, 0, limit - 1)).flatMap((m) => refOf(m) ?? []);
+    },
+    async archiveDone(r) {
+      let keep = ttl;
+      if (r.kind === 'session') {
+        // An open session keeps its lifetime too, as at create.
+        const at = Number(await redis.hget(k.session(r.id), 'expires_at_ms'));
+        if (Number.isFinite(at) && at > now()) keep += Math.ceil((at - now()) / 1000);
+      }
+      await redis.ayArchiveDone(k.sessionArchivePending, r.kind === 'session' ? k.session(r.id) : k.invocation(r.id), memberOf(r), keep);
     },
     runningSince: (beforeMs, limit) => redis.zrangebyscore(k.invocationsRunning, 0, beforeMs, 'LIMIT', 0, limit),
     async forgetRunning(id) {

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AgentyardError, InvalidStateError, NotFoundError, parseOrThrow } from '@agentyard/core';
 import { normaliseListPrefix } from '@agentyard/workspace';
-import { createSessionReader, type Invocation, type InvocationDraft, type Session } from '@agentyard/runs';
+import { createSessionArchiver, createSessionReader, type Invocation, type InvocationDraft } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
 import { invocationDenial, limitDenial, type InvocationDeniedError } from '../sessions/invocation-policy';
@@ -43,11 +43,14 @@ export function sessionsRouter(deps: ApiDeps): Router {
   const reader = archive ? createSessionReader({ store: deps.sessions, archive }) : undefined;
   const readSession = (tenant: string, id: string) => (reader ? reader.session(tenant, id) : deps.sessions.get(tenant, id));
   const readInvocation = (tenant: string, id: string) => (reader ? reader.invocation(tenant, id) : deps.sessions.invocationForTenant(tenant, id));
-  // Archives are a second copy: a storage hiccup is logged, never the request's failure.
-  const archived = async (what: string, write: () => Promise<void>) => {
-    await write().catch((err: unknown) => deps.logger.warn({ err: (err as Error).message }, `could not archive ${what} into its workspace`));
-  };
-  const archiveSession = (s: Session) => archive && archived(`session ${s.id}`, () => archive.writeSession(s));
+  // A storage hiccup is logged and retried by the workers, never the request's failure.
+  const archiver = archive
+    ? createSessionArchiver({
+        store: deps.sessions,
+        archive,
+        onError: (what, err) => deps.logger.warn({ err: (err as Error).message }, `could not archive ${what} into its workspace; the workers retry`),
+      })
+    : undefined;
 
   r.post('/v1/sessions', async (req, res) => {
     const body = parseOrThrow(SessionCreateRequest, req.body ?? {});
@@ -58,14 +61,15 @@ export function sessionsRouter(deps: ApiDeps): Router {
       { workspace_id: body.workspace_id, approval: body.approval, metadata: body.metadata, ...(allowed ? { allowed_paths: allowed } : {}) },
       body.expires_in_seconds,
     );
-    await archiveSession(session);
+    await archiver?.session(session);
     res.status(201).json({ session });
   });
   r.get('/v1/sessions/:id', async (req, res) => {
     res.json({ session: await readSession(authOf(res).tenant, req.params.id) });
   });
   r.delete('/v1/sessions/:id', async (req, res) => {
-    await archiveSession(await deps.sessions.close(authOf(res).tenant, req.params.id));
+    const closed = await deps.sessions.close(authOf(res).tenant, req.params.id);
+    await archiver?.session(closed);
     res.json({ closed: true });
   });
   r.get('/v1/sessions/:id/tools', async (req, res) => {
@@ -90,7 +94,7 @@ export function sessionsRouter(deps: ApiDeps): Router {
       const inv = await deps.sessions.deny(tenant, session.id, draft, err.toData());
       deps.metrics.invocations.inc({ tool: name, status: 'denied' });
       deps.metrics.invocationDenials.inc({ tool: name, reason: err.reason });
-      if (archive) await archived(`invocation ${inv.id}`, () => archive.writeInvocation(inv, session.workspace_id));
+      await archiver?.invocation(inv, session.workspace_id);
       err.invocation = view(inv);
       throw err;
     };
