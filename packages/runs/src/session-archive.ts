@@ -1,6 +1,7 @@
 import { NotFoundError } from '@agentyard/core';
 import type { ArchiveSource, ArchiveTarget } from './run-archive';
-import type { Invocation, Session, SessionStore } from './session-store';
+import type { SessionStore } from './session-store';
+import type { Invocation, Session } from './session-types';
 
 /**
  * Sessions and invocations archived like runs, into the session's workspace:

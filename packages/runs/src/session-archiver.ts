@@ -1,5 +1,6 @@
 import type { SessionArchive } from './session-archive';
-import type { ArchiveRecordRef, Invocation, Session, SessionStore } from './session-store';
+import type { ArchiveRecordRef, SessionStore } from './session-store';
+import type { Invocation, Session } from './session-types';
 
 export interface SessionArchiver {
   /** Writes the session's archive; a failure keeps the record in Redis for a retry, never the caller's error. */
