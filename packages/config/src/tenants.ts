@@ -10,6 +10,8 @@ const Policy = z.strictObject({
   max_concurrent_runs: z.int().min(1).optional(),
   /** Queued runs the tenant may hold; a create with start or a start beyond it is 429 queue_full. */
   max_queued_runs: z.int().min(1).optional(),
+  /** Open sessions (/v1/sessions) the tenant may hold; one more is 429 rate_limited. */
+  max_open_sessions: z.int().min(1).optional(),
 });
 
 const TenantsFile = z.strictObject({
@@ -22,17 +24,20 @@ export interface TenantPolicy {
   max_concurrent_runs: number;
   /** Infinity: no limit. */
   max_queued_runs: number;
+  max_open_sessions: number;
 }
 
 export interface TenantPolicies {
   get(tenant: string): TenantPolicy;
 }
 
-/** Without a tenants file every tenant gets these: unlimited (Infinity skips the check). */
+/** Without a tenants file every tenant gets these: unlimited (Infinity skips the check), open sessions aside. */
 export const DEFAULT_TENANT_POLICY: TenantPolicy = {
   daily_tokens: 1_000_000_000,
   max_concurrent_runs: Number.POSITIVE_INFINITY,
   max_queued_runs: Number.POSITIVE_INFINITY,
+  // Finite on purpose: sessions hold Redis keys until they expire, and a script opening them in a loop must stop somewhere.
+  max_open_sessions: 100,
 };
 
 export function tenantPolicies(raw: unknown = {}, source = 'TENANTS_FILE'): TenantPolicies {
