@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@agentyard/observability';
 import { buildApp } from '../../apps/api/src/app';
@@ -10,7 +11,7 @@ import { waitFor } from '../helpers/wait-for';
 describe('sessions (POST /v1/sessions, invoke, close)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ workers: 1, label: 'sessions', env: { EXECUTOR: 'local', RECONCILE_S: '0.3' } });
+    stack = await startStack({ workers: 1, label: 'sessions', env: { EXECUTOR: 'local', RECONCILE_S: '0.3', SESSION_RECORD_TTL_S: '600' } });
   });
   afterAll(() => stack.stop());
 
@@ -63,25 +64,27 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
   });
 
   it('runs the tool once for ten concurrent invokes with one correlation id, and all ten get its invocation', async () => {
-    const session = await open({ approval: 'never' });
+    // shell.exec is high-risk: an operator token's session.
+    const ops = { token: TOKENS.ops };
+    const session = await open({ approval: 'never' }, TOKENS.ops);
     const answers = await Promise.all(
       Array.from({ length: 10 }, () =>
-        invoke(session.id, 'shell.exec', { args: { command: 'echo ran >> counter.txt' }, correlation_id: 'once-1' }),
+        invoke(session.id, 'shell.exec', { args: { command: 'echo ran >> counter.txt' }, correlation_id: 'once-1' }, ops),
       ),
     );
     for (const a of answers) expect(a.status).toBe(200);
     const ids = new Set(answers.map((a) => a.body.invocation.id));
     expect(ids.size).toBe(1);
-    const read = await invoke(session.id, 'fs.read', { args: { path: 'counter.txt' } });
+    const read = await invoke(session.id, 'fs.read', { args: { path: 'counter.txt' } }, ops);
     expect(read.body.invocation.output.content).toBe('ran\n');
     // The same id through the header answers with that invocation too.
-    const viaHeader = await stack.api('POST', `/v1/sessions/${session.id}/tools/shell.exec/invoke`, { args: { command: 'echo ran >> counter.txt' } }, { headers: { 'X-Correlation-Id': 'once-1' } });
+    const viaHeader = await stack.api('POST', `/v1/sessions/${session.id}/tools/shell.exec/invoke`, { args: { command: 'echo ran >> counter.txt' } }, { ...ops, headers: { 'X-Correlation-Id': 'once-1' } });
     expect(viaHeader.body.invocation.id).toBe([...ids][0]);
   });
 
-  it('returns shell.exec exit code and output through a session (EXECUTOR=local)', async () => {
-    const session = await open();
-    const r = await invoke(session.id, 'shell.exec', { args: { command: 'echo out; echo err >&2; exit 3' }, approved: true });
+  it('returns shell.exec exit code and output through a session (EXECUTOR=local, operator token)', async () => {
+    const session = await open({}, TOKENS.ops);
+    const r = await invoke(session.id, 'shell.exec', { args: { command: 'echo out; echo err >&2; exit 3' }, approved: true }, { token: TOKENS.ops });
     expect(r.status).toBe(200);
     expect(r.body.invocation).toMatchObject({ status: 'succeeded', exit_code: 3, output: { stdout: 'out\n', stderr: 'err\n' } });
     expect(r.body.invocation.logs.map((l: { message: string }) => l.message).join('\n')).toContain('out');
@@ -103,8 +106,11 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
     expect(r.body.error).toMatchObject({ code: 'policy_denied', details: [{ path: 'args.path' }] });
     // Inside is fine (the file is missing: the tool runs and fails, it is not denied).
     expect((await invoke(session.id, 'fs.read', { args: { path: 'public/a.txt' } })).status).toBe(200);
-    // shell.exec reaches the whole workspace: denied in a restricted session.
-    expect((await invoke(session.id, 'shell.exec', { args: { command: 'true' }, approved: true })).status).toBe(403);
+    // shell.exec reaches the whole workspace: denied in a restricted session, even to an operator.
+    const ops = await open({ allowed_paths: ['public'] }, TOKENS.ops);
+    const scoped = await invoke(ops.id, 'shell.exec', { args: { command: 'true' }, approved: true }, { token: TOKENS.ops });
+    expect(scoped.status).toBe(403);
+    expect(scoped.body.error).toMatchObject({ code: 'policy_denied', reason: 'scope_not_allowed' });
   });
 
   it('answers 400 naming the field for bad args, a tenant in the body, or a bad expiry', async () => {
@@ -158,6 +164,141 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
     });
     const r = await invoke(session.id, 'fs.read', { args: { path: 'a.txt' } });
     expect(r.status).toBe(409);
+    // Its archive says so too.
+    await waitFor(
+      async () => JSON.parse((await stack.workspace.read(`tenants/acme/workspaces/default/.agent/sessions/${session.id}/session.json`)).toString()).status === 'expired',
+      { label: 'the archived session says expired' },
+    );
+  });
+
+  it('answers 403 policy_denied for a high-risk tool with a tenant token, records the denial, and runs it for an operator', async () => {
+    const session = await open({ approval: 'never' });
+    const r = await invoke(session.id, 'shell.exec', { args: { command: 'echo no > denied.txt' }, correlation_id: 'risky-1' });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toMatchObject({ code: 'policy_denied', reason: 'high_risk_tool', details: [{ path: 'tool' }] });
+    const denied = r.body.invocation;
+    expect(denied).toMatchObject({ id: expect.stringMatching(/^inv-/), status: 'denied', tool_name: 'shell.exec', correlation_id: 'risky-1' });
+    // Readable by its id, with the error as data.
+    const read = await stack.api('GET', `/v1/invocations/${denied.id}`);
+    expect(read.body.invocation).toMatchObject({
+      status: 'denied',
+      error: { code: 'policy_denied', message: expect.stringContaining('high-risk'), retryable: false },
+      completed_at: expect.any(String),
+    });
+    // Nothing ran: the file is not there.
+    expect((await invoke(session.id, 'fs.read', { args: { path: 'denied.txt' } })).body.invocation.status).toBe('failed');
+    // A denial holds no correlation id: the same id reserved afterwards gets its own invocation.
+    const again = await invoke(session.id, 'shell.exec', { args: { command: 'true' }, correlation_id: 'risky-1' });
+    expect(again.status).toBe(403);
+    expect(again.body.invocation.id).not.toBe(denied.id);
+    // An operator's token runs it.
+    const opsSession = await open({ approval: 'never' }, TOKENS.ops);
+    const ran = await invoke(opsSession.id, 'shell.exec', { args: { command: 'true' }, correlation_id: 'risky-1' }, { token: TOKENS.ops });
+    expect(ran.body.invocation).toMatchObject({ status: 'succeeded', exit_code: 0 });
+  });
+
+  it('records a 428 as a denied invocation; approving under the same correlation id then runs it once', async () => {
+    const session = await open();
+    const r = await invoke(session.id, 'fs.write', { args: { path: 'later.txt', content: 'ok' }, correlation_id: 'approve-me' });
+    expect(r.status).toBe(428);
+    expect(r.body.invocation).toMatchObject({ status: 'denied', error: { code: 'approval_required', retryable: false } });
+    const ok = await invoke(session.id, 'fs.write', { args: { path: 'later.txt', content: 'ok' }, approved: true, correlation_id: 'approve-me' });
+    expect(ok.status).toBe(200);
+    expect(ok.body.invocation).toMatchObject({ status: 'succeeded', correlation_id: 'approve-me' });
+    expect(ok.body.invocation.id).not.toBe(r.body.invocation.id);
+    expect((await stack.api('GET', `/v1/invocations/${r.body.invocation.id}`)).body.invocation.status).toBe('denied');
+  });
+
+  it('lists the logs and the artifacts (path, size, sha256, content type) of an invocation, for its tenant only', async () => {
+    const session = await open({}, TOKENS.ops);
+    const ops = { token: TOKENS.ops };
+    const content = 'artifact body\n';
+    const w = (await invoke(session.id, 'fs.write', { args: { path: 'out/report.txt', content }, approved: true }, ops)).body.invocation;
+    const arts = await stack.api('GET', `/v1/invocations/${w.id}/artifacts`, undefined, ops);
+    expect(arts.status).toBe(200);
+    expect(arts.body).toEqual({
+      invocation_id: w.id,
+      status: 'succeeded',
+      artifacts: [{ path: 'out/report.txt', size: Buffer.byteLength(content), sha256: createHash('sha256').update(content).digest('hex'), content_type: 'text/plain' }],
+    });
+    const x = (await invoke(session.id, 'shell.exec', { args: { command: 'echo line-one; printf \'{"a":1}\' > made.json' }, approved: true }, ops)).body.invocation;
+    const logs = await stack.api('GET', `/v1/invocations/${x.id}/logs`, undefined, ops);
+    expect(logs.body.logs.map((l: { message: string }) => l.message).join('\n')).toContain('line-one');
+    const made = (await stack.api('GET', `/v1/invocations/${x.id}/artifacts`, undefined, ops)).body.artifacts;
+    expect(made).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'made.json', size: 7, content_type: 'application/json' })]));
+    // A read writes nothing.
+    const r = (await invoke(session.id, 'fs.read', { args: { path: 'out/report.txt' } }, ops)).body.invocation;
+    expect((await stack.api('GET', `/v1/invocations/${r.id}/artifacts`, undefined, ops)).body.artifacts).toEqual([]);
+    for (const path of ['logs', 'artifacts']) expect((await stack.api('GET', `/v1/invocations/${x.id}/${path}`)).status).toBe(404);
+  });
+
+  it('fails an invocation whose output passes the tool output_limit_kb with output_too_large, keeping what it wrote', async () => {
+    const session = await open();
+    // 300 000 control characters: each one is six bytes of JSON, far over fs.read's 1536 KB.
+    await invoke(session.id, 'fs.write', { args: { path: 'big.bin', content: '\u0001'.repeat(300_000) }, approved: true });
+    const r = await invoke(session.id, 'fs.read', { args: { path: 'big.bin' } });
+    expect(r.status).toBe(200);
+    expect(r.body.invocation).toMatchObject({ status: 'failed', output: null, error: { code: 'output_too_large', message: expect.stringContaining('output_limit_kb of 1536'), retryable: false } });
+    const tools = (await stack.api('GET', `/v1/sessions/${session.id}/tools`)).body.tools;
+    const read = tools.find((t: { name: string }) => t.name === 'fs.read');
+    expect(read.constraints.output_limit_kb).toBe(1536);
+    expect(read.output_schema).toMatchObject({ type: 'object', properties: { content: { type: 'string' } } });
+  });
+
+  it('answers 504 for a tool running past its timeout, and the record says it timed out', async () => {
+    const session = await open({ approval: 'never' }, TOKENS.ops);
+    const r = await invoke(session.id, 'shell.exec', { args: { command: 'sleep 30', timeout_s: 1 } }, { token: TOKENS.ops });
+    expect(r.status).toBe(504);
+    expect(r.body.error).toMatchObject({ code: 'timeout', details: [{ path: 'invocation_id', message: r.body.invocation.id }] });
+    const read = await stack.api('GET', `/v1/invocations/${r.body.invocation.id}`, undefined, { token: TOKENS.ops });
+    expect(read.body.invocation).toMatchObject({ status: 'failed', error: { code: 'exec_timeout' } });
+  });
+
+  it('runs an invocation whose enqueue was lost: the reconciler gives it its job', async () => {
+    const session = await open();
+    // Reserved as the API does, and then the API "died" before enqueueing.
+    const reservation = await stack.deps.sessions.reserve('acme', session.id, { id: 'inv-00000000000feed1', tool_name: 'log', args: { message: 'hi', level: 'info', repeat: 1 } });
+    expect(reservation).toEqual({ invocationId: 'inv-00000000000feed1', reserved: true });
+    await waitFor(async () => (await stack.api('GET', '/v1/invocations/inv-00000000000feed1')).body.invocation.status === 'succeeded', {
+      timeoutMs: 10_000,
+      label: 'the reconciler re-enqueued the lost invocation and it succeeded',
+    });
+  });
+
+  it('answers from the workspace archive once Redis let the records go, and keeps them SESSION_RECORD_TTL_S', async () => {
+    const session = await open();
+    const w = (await invoke(session.id, 'fs.write', { args: { path: 'arch.txt', content: 'kept' }, approved: true })).body.invocation;
+    const d = (await invoke(session.id, 'fs.write', { args: { path: 'arch.txt', content: 'no' } })).body.invocation;
+    await stack.api('DELETE', `/v1/sessions/${session.id}`);
+    const prefix = stack.config.KEY_PREFIX;
+    const ttl = await stack.redis.redis.ttl(`${prefix}inv:${w.id}`);
+    expect(ttl).toBeGreaterThan(590);
+    expect(ttl).toBeLessThanOrEqual(600);
+    // Their Redis TTL ends (made to end now).
+    for (const key of [`${prefix}inv:${w.id}`, `${prefix}inv:${d.id}`, `${prefix}session:${session.id}`]) await stack.redis.redis.pexpire(key, 1);
+    await waitFor(async () => (await stack.redis.redis.exists(`${prefix}inv:${w.id}`)) === 0, { label: 'the invocation left Redis' });
+    expect((await stack.api('GET', `/v1/invocations/${w.id}`)).body.invocation).toMatchObject({ id: w.id, status: 'succeeded', output: { path: 'arch.txt' } });
+    expect((await stack.api('GET', `/v1/invocations/${w.id}/artifacts`)).body.artifacts).toHaveLength(1);
+    expect((await stack.api('GET', `/v1/invocations/${d.id}`)).body.invocation).toMatchObject({ status: 'denied' });
+    expect((await stack.api('GET', `/v1/sessions/${session.id}`)).body.session).toMatchObject({ id: session.id, status: 'closed' });
+    // Still another tenant's 404, and the archive sits in the session's workspace.
+    expect((await stack.api('GET', `/v1/invocations/${w.id}`, undefined, { token: TOKENS.globex })).status).toBe(404);
+    const archived = await stack.workspace.read(`tenants/acme/workspaces/default/.agent/sessions/${session.id}/invocations/${w.id}.json`);
+    expect(JSON.parse(archived.toString()).status).toBe('succeeded');
+  });
+
+  it('counts invocations by tool and status and denials by a fixed reason, with bounded labels', async () => {
+    const session = await open();
+    await invoke(session.id, 'fs.read', { args: { path: 'nothing-here.txt' } });
+    await invoke(session.id, 'fs.write', { args: { path: 'm.txt', content: 'x' } });
+    expect((await invoke(session.id, 'no.such.tool', { args: {} })).status).toBe(400);
+    const api = (await stack.api('GET', '/metrics')).body as string;
+    expect(api).toMatch(/agentyard_invocation_denials_total\{tool="fs.write",reason="approval_required"\} [1-9]/);
+    expect(api).toMatch(/agentyard_invocations_total\{tool="fs.write",status="denied"\} [1-9]/);
+    expect(api).not.toContain('no.such.tool');
+    const worker = await stack.workers[0]!.registry.metrics();
+    expect(worker).toMatch(/agentyard_invocations_total\{tool="fs.read",status="failed"\} [1-9]/);
+    expect(worker).toMatch(/agentyard_invocation_duration_seconds_count\{tool="fs.read",status="failed"\} [1-9]/);
   });
 
   it("passes the seed's persistence check: after a restart of the API and the workers, old invocations read succeeded", async () => {

@@ -33,6 +33,7 @@ describe('tenant-scoped queue stats and workers', () => {
     expect(acme.limits).toEqual({
       max_concurrent_runs: 20,
       max_queued_runs: null,
+      max_open_sessions: 100,
       max_sse_streams: 100,
       max_workspace_files: 100000,
       max_workspace_bytes: 10 * 1024 ** 3,

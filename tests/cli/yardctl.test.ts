@@ -241,13 +241,40 @@ describe('yardctl against a running stack', () => {
     expect((await yardctl(['logs', '--help'], env)).stdout).toMatch(/tail \[options\] <run_id> +print the events/);
   });
 
+  it('opens a session, lists its tools, invokes fs.write and fs.read, and closes it, with exit codes that say what happened', async () => {
+    const created = await yardctl(['--json', 'sessions', 'create', '--approval', 'writes'], env);
+    expect(created.code).toBe(0);
+    const sid = JSON.parse(created.stdout).id as string;
+    expect(sid).toMatch(/^session-[0-9a-f]{16}$/);
+    const tools = await yardctl(['sessions', 'tools', sid], env);
+    expect(tools.stdout).toMatch(/^fs\.write\s+risk=medium/m);
+    // Without --approved a write is refused: exit 3 with the 428.
+    const refused = await yardctl(['sessions', 'invoke', sid, 'fs.write', '--args', '{"path":"s.txt","content":"via cli"}'], env);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('428 approval_required');
+    const wrote = await yardctl(['--json', 'sessions', 'invoke', sid, 'fs.write', '--args', '{"path":"s.txt","content":"via cli"}', '--approved', '--correlation-id', 'cli-1'], env);
+    expect(wrote.code).toBe(0);
+    expect(JSON.parse(wrote.stdout)).toMatchObject({ status: 'succeeded', correlation_id: 'cli-1' });
+    const read = await yardctl(['--json', 'sessions', 'invoke', sid, 'fs.read', '--args', '{"path":"s.txt"}'], env);
+    expect(JSON.parse(read.stdout).output.content).toBe('via cli');
+    // A tool that ran and failed: exit 1.
+    expect((await yardctl(['sessions', 'invoke', sid, 'fs.read', '--args', '{"path":"missing.txt"}'], env)).code).toBe(1);
+    expect((await yardctl(['sessions', 'close', sid], env)).stdout.trim()).toBe(`${sid} closed`);
+    expect((await yardctl(['sessions', 'get', sid], env)).stdout).toMatch(new RegExp(`^${sid}\\s+closed`));
+  });
+
   it('passes smoke with the documented lines, and fails it naming the check when nothing listens', async () => {
     const ok = await yardctl(['smoke'], env);
     expect(ok.code).toBe(0);
     const lines = ok.stdout.trim().split('\n');
     expect(lines[0]).toBe('health_ok');
-    expect(lines[1]).toMatch(/^run_created:run_[0-9a-z]{26}$/);
-    expect(lines.slice(2)).toEqual(['tools_ok', 'fs_write_ok', 'fs_read_ok', 'stream_ok', 'SMOKE_OK']);
+    expect(lines[1]).toMatch(/^session_created:session-[0-9a-f]{16}$/);
+    expect(lines.slice(2, 6)).toEqual(['tools_ok', 'fs_write_ok', 'fs_read_ok', 'session_closed']);
+    expect(lines[6]).toMatch(/^run_created:run_[0-9a-z]{26}$/);
+    expect(lines.slice(7)).toEqual(['stream_ok', 'SMOKE_OK']);
+    // The smoke session is closed, as a client sees it.
+    const sid = lines[1]!.split(':')[1]!;
+    expect((await stack.api('GET', `/v1/sessions/${sid}`)).body.session.status).toBe('closed');
     const bad = await yardctl(['smoke'], { ...env, AGENTYARD_API_URL: 'http://127.0.0.1:9' });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^SMOKE_FAILED:health: /);

@@ -4,9 +4,9 @@ import type { Config } from '@agentyard/config';
 import { createEventFanout, quitRedis } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
 import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
-import { createRunEngine, createRunReader, createSessionStore, createStreamLeases, createTokenBudget } from '@agentyard/runs';
+import { createRunEngine, createRunReader, createSessionArchive, createSessionStore, createStreamLeases, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
-import { scopeWorkspace, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
 import { createAuthFailureLimit, createRateLimit } from './http/rate-limit';
 import { createStreamTickets } from './http/stream-ticket';
@@ -17,6 +17,8 @@ export type ApiConfig = Pick<
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
+  // Sessions: record TTL and limits.
+  Partial<Pick<Config, 'SESSION_RECORD_TTL_S' | 'SESSION_RATE_LIMIT_PER_MINUTE' | 'SESSION_MAX_CONCURRENCY'>> &
   Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>> &
   Partial<Pick<Config, 'METRICS_TOKEN' | 'API_METRICS_PORT'>>;
 
@@ -88,7 +90,22 @@ export async function createApiDeps(
     fanout,
     queue,
     finalizer,
-    sessions: createSessionStore({ redis, prefix: config.KEY_PREFIX }),
+    // Sessions: limits enforced by the store's scripts, archives in the session's workspace.
+    sessions: createSessionStore({
+      redis,
+      prefix: config.KEY_PREFIX,
+      recordTtlS: config.SESSION_RECORD_TTL_S ?? 86_400,
+      limits: {
+        ratePerMinute: config.SESSION_RATE_LIMIT_PER_MINUTE ?? 0,
+        maxConcurrency: config.SESSION_MAX_CONCURRENCY ?? 0,
+        maxOpenSessions: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).max_open_sessions,
+      },
+    }),
+    sessionArchive: createSessionArchive({
+      workspace: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
+      tenantRoot: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
+    }),
+    sessionLimits: { rate: config.SESSION_RATE_LIMIT_PER_MINUTE ?? 0, concurrency: config.SESSION_MAX_CONCURRENCY ?? 0 },
     invocations,
     // The API validates and lists shell/code tools but never runs them: workers do.
     tools: createDefaultToolRegistry(

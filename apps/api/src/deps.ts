@@ -5,7 +5,7 @@ import type { ToolRegistry } from '@agentyard/agent';
 import type { EventFanout, EventLog } from '@agentyard/events';
 import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
 import type { InvocationQueue, RunQueue, WorkerRegistry } from '@agentyard/queue';
-import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionStore, TenantLeases, TokenBudget } from '@agentyard/runs';
+import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionArchive, SessionStore, TenantLeases, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 import type { JwtSettings } from './http/authenticator';
 import type { StreamTickets } from './http/stream-ticket';
@@ -25,6 +25,10 @@ export interface ApiDeps {
   /** Sessions and direct tool invocations (/v1). */
   sessions: SessionStore;
   invocations: InvocationQueue;
+  /** Where sessions and invocations are archived (their workspace), and read from once Redis let them go. */
+  sessionArchive?: SessionArchive;
+  /** SESSION_RATE_LIMIT_PER_MINUTE and SESSION_MAX_CONCURRENCY, for the words of a 429 (the store enforces them). */
+  sessionLimits?: { rate: number; concurrency: number };
   finalizer: RunFinalizer;
   /** The whole store; runs see it through a tenant- and workspace-scoped view. */
   workspace: Workspace;

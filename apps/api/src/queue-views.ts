@@ -63,6 +63,7 @@ function limitsView(p: TenantPolicy): Record<string, number | null> {
   return {
     max_concurrent_runs: n(p.max_concurrent_runs),
     max_queued_runs: n(p.max_queued_runs),
+    max_open_sessions: n(p.max_open_sessions),
     max_sse_streams: n(p.max_sse_streams),
     max_workspace_files: n(p.max_workspace_files),
     max_workspace_bytes: n(p.max_workspace_bytes),

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, TOKEN_HINT } from './cli-error';
 import { createClient, type ApiClient } from './http-client';
+import { registerSessionCommands } from './sessions-commands';
 import { smoke } from './smoke';
 import { tailRun, type StreamEvent } from './sse-tail';
 
@@ -179,6 +180,8 @@ function describe(e: StreamEvent): string {
   }
 }
 
+registerSessionCommands(program, { api, print, parseJson });
+
 /** `key=value` pairs of an object, nested keys joined by dots (`limits.max_sse_streams=100`). */
 function flat(o: Record<string, unknown>, at = ''): string[] {
   return Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? flat(v as Record<string, unknown>, `${at}${k}.`) : [`${at}${k}=${v}`]));
@@ -223,7 +226,7 @@ program.command('workers').description('live workers').action(async () => {
 
 program
   .command('smoke')
-  .description('post-deploy check: health, a file round trip, tools, the stream')
+  .description('post-deploy check: health, a session (tools, a file written and read back), a run and its stream')
   .action(async () => {
     await smoke(api(), (line) => process.stdout.write(`${line}\n`), Number(opts().timeout) * 1000 * 2);
   });

@@ -22,8 +22,36 @@ export async function smoke(api: ApiClient, out: (line: string) => void, timeout
     await within(api.request('GET', '/readyz'));
     out('health_ok');
 
-    check = 'run_created';
+    // The seed workspace service's session flow: a session, its tools, a write read back, closed.
+    check = 'session_created';
     const content = `smoke ${randomBytes(8).toString('hex')}`;
+    const sid: string = (await within(api.request('POST', '/v1/sessions', { expires_in_seconds: 600, metadata: { purpose: 'smoke' } }))).session.id;
+    out(`session_created:${sid}`);
+
+    check = 'tools';
+    const tools = (await within(api.request('GET', `/v1/sessions/${sid}/tools`))).tools.map((t: { name: string }) => t.name);
+    for (const t of ['fs.read', 'fs.write']) if (!tools.includes(t)) throw new Error(`tool ${t} is missing`);
+    out('tools_ok');
+
+    check = 'fs_write';
+    const invoke = async (tool: string, body: unknown) => {
+      const inv = (await within(api.request('POST', `/v1/sessions/${sid}/tools/${tool}/invoke`, body))).invocation;
+      if (inv.status !== 'succeeded') throw new Error(`${tool} ended ${inv.status}: ${JSON.stringify(inv.error)}`);
+      return inv;
+    };
+    await invoke('fs.write', { args: { path: 'smoke/session.txt', content }, approved: true });
+    out('fs_write_ok');
+
+    check = 'fs_read';
+    if ((await invoke('fs.read', { args: { path: 'smoke/session.txt' } })).output?.content !== content) throw new Error('fs.read returned something else than fs.write wrote');
+    out('fs_read_ok');
+
+    check = 'session_closed';
+    if ((await within(api.request('DELETE', `/v1/sessions/${sid}`))).closed !== true) throw new Error('the session did not say closed');
+    out('session_closed');
+
+    // A run through the queue: the same files written and read by steps, then its stream.
+    check = 'run_created';
     const created = await within(
       api.request('POST', '/agent/execute', {
         action: 'create',
@@ -38,12 +66,7 @@ export async function smoke(api: ApiClient, out: (line: string) => void, timeout
     const runId: string = created.run_id;
     out(`run_created:${runId}`);
 
-    check = 'tools';
-    const tools = (await within(api.request('GET', '/agent/tools'))).tools.map((t: { name: string }) => t.name);
-    for (const t of ['fs.read', 'fs.write', 'fs.list']) if (!tools.includes(t)) throw new Error(`tool ${t} is missing`);
-    out('tools_ok');
-
-    check = 'fs_write';
+    check = 'run';
     let run: any;
     while (!['succeeded', 'dead_lettered', 'cancelled'].includes((run = await within(api.request('GET', `/agent/runs/${runId}`))).status)) {
       await new Promise((r) => setTimeout(r, 200));
@@ -51,12 +74,7 @@ export async function smoke(api: ApiClient, out: (line: string) => void, timeout
     if (run.status !== 'succeeded') throw new Error(`run ended ${run.status}: ${JSON.stringify(run.error)}`);
     const file = await within(api.request('GET', `/agent/runs/${runId}/files/smoke.txt`));
     if (file !== content) throw new Error('smoke.txt does not hold what was written');
-    out('fs_write_ok');
-
-    check = 'fs_read';
-    const read = run.steps.find((s: { id: string }) => s.id === 'read');
-    if (read?.output?.content !== content) throw new Error('the fs.read step returned something else');
-    out('fs_read_ok');
+    if (run.steps.find((s: { id: string }) => s.id === 'read')?.output?.content !== content) throw new Error('the fs.read step returned something else');
 
     check = 'stream';
     const end = await within(tailRun({ apiUrl: api.apiUrl, ...(api.token ? { token: api.token } : {}), runId, onEvent: () => undefined, maxReconnects: 2 }));

@@ -3,12 +3,12 @@ import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createReconciler, createRunEngine, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget, createWorkspaceUsage } from '@agentyard/runs';
+import { createReconciler, createRunEngine, createSessionArchive, createSessionArchiver, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget, createWorkspaceUsage } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
-import { meterWorkspace, scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import { meterWorkspace, scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
@@ -33,6 +33,7 @@ export type WorkerConfig = Pick<
   | 'WORKER_MAX_STALLED'
 > &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
+  Partial<Pick<Config, 'SESSION_RECORD_TTL_S'>> &
   Partial<ModelConfig> &
   ExecutorConfig;
 
@@ -141,12 +142,25 @@ export async function createWorkerRuntime(
     logger: opts.logger,
   });
   metrics.concurrency.set(config.WORKER_CONCURRENCY);
-  const sessions = createSessionStore({ redis, prefix: config.KEY_PREFIX });
+  // Sessions: the record TTL and archives as the API's (limits are the API's to enforce).
+  const sessions = createSessionStore({ redis, prefix: config.KEY_PREFIX, recordTtlS: config.SESSION_RECORD_TTL_S ?? 86_400 });
+  const sessionArchiver = createSessionArchiver({
+    store: sessions,
+    archive: createSessionArchive({
+      workspace: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
+      tenantRoot: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
+    }),
+    onError: (what, err) => opts.logger.warn({ err: (err as Error).message }, `could not archive ${what} into its workspace; retried every WORKER_ARCHIVE_RETRY_S`),
+  });
   const invocations = createInvocationWorker({
     connection: bullConnection,
     queueName: config.QUEUE_NAME,
     concurrency: config.WORKER_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
     sessions,
+    archiver: sessionArchiver,
+    metrics,
     tools,
     workspaceFor: toolWorkspace,
     logger: opts.logger,
@@ -154,6 +168,7 @@ export async function createWorkerRuntime(
   void invocations.worker.run();
   // Only to add the jobs the reconciler repairs; the worker's own BullMQ connection serves jobs.
   const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  const repairInvocationQueue = createInvocationQueue({ connection: redis, queueName: config.QUEUE_NAME });
   const reconciler = createReconciler({
     redis,
     prefix: config.KEY_PREFIX,
@@ -162,6 +177,11 @@ export async function createWorkerRuntime(
     ownerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     intervalMs: (config.RECONCILE_S ?? 10) * 1000,
     sessions,
+    invocationJobs: { state: repairInvocationQueue.jobState, add: repairInvocationQueue.enqueue },
+    async onSessionExpired(id) {
+      const s = await sessions.session(id);
+      if (s) await sessionArchiver.session(s);
+    },
     lockMs: config.WORKER_LOCK_MS,
     onRepair: (kind, runId, detail) => {
       metrics.reconciled.inc({ kind });
@@ -179,9 +199,11 @@ export async function createWorkerRuntime(
   const archiveSweep = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    finalizer
-      .retryArchives(20)
-      .then(({ archived }) => archived > 0 && opts.logger.info({ archived }, 'wrote run archives that were pending'))
+    Promise.all([finalizer.retryArchives(20), sessionArchiver.retryPending(100)])
+      .then(([runs, sessionRecords]) => {
+        if (runs.archived > 0) opts.logger.info({ archived: runs.archived }, 'wrote run archives that were pending');
+        if (sessionRecords.archived > 0) opts.logger.info({ archived: sessionRecords.archived }, 'wrote session and invocation archives that were pending');
+      })
       .catch(() => undefined) // Redis down: the next sweep tries again
       .finally(() => (sweeping = false));
   }, (config.WORKER_ARCHIVE_RETRY_S ?? 15) * 1000);
@@ -205,7 +227,7 @@ export async function createWorkerRuntime(
       clearInterval(archiveSweep);
       // Bounded: with Redis gone the reconciler's last pass and the repair queue never settle.
       await within(reconciler.stop(), CLOSE_MS);
-      await within(repairQueue.close(), CLOSE_MS);
+      await within(Promise.all([repairQueue.close(), repairInvocationQueue.close()]), CLOSE_MS);
       const [{ notHandedBack }] = await Promise.all([agentWorker.close(graceMs), invocations.close()]);
       if (executor) await within(executor.close(), CLOSE_MS);
       const [beat, ...quits] = await Promise.all([

@@ -56,8 +56,8 @@ export function createToolRegistry(tools: ToolDefinition[], opts: { unavailable?
         description: t.description,
         input_schema: input,
         args_schema: input,
-        // Tools return JSON objects; their shapes are not declared as schemas yet.
-        output_schema: { type: 'object' },
+        // Tools return JSON objects; a tool that declares its shape shows it.
+        output_schema: t.output ? z.toJSONSchema(t.output, { io: 'output', unrepresentable: 'any' }) : { type: 'object' },
         scope: t.scope ?? 'workspace',
         side_effects: t.side_effects,
         risk_level: RISK_BY_SIDE_EFFECTS[t.side_effects],

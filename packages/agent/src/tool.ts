@@ -40,8 +40,10 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
   idempotency?: 'idempotent' | 'not_idempotent';
   /** What the tool touches. @default 'workspace' */
   scope?: string;
-  /** @default 1024 */
+  /** Largest JSON output a direct invocation may return; past it the invocation fails with output_too_large. @default 1024 */
   output_limit_kb?: number;
+  /** The shape of what `run` returns, shown as `output_schema`. @default any object */
+  output?: z.ZodType;
   /** Argument examples a client can send as they are. @default [] */
   examples?: { args: Record<string, unknown>; description?: string }[];
 }

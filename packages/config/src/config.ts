@@ -100,6 +100,13 @@ const Env = z.object({
    * job, running runs whose worker and job are gone; and expires runs past their retention.
    */
   RECONCILE_S: z.coerce.number().min(0.2).max(3600).default(10),
+  // Sessions (/v1): record TTL and per-session limits of direct tool invocations.
+  /** How long Redis keeps ended invocations and closed sessions (the seed's 24 h); then their workspace archive answers. */
+  SESSION_RECORD_TTL_S: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(86_400),
+  /** Invocations one session may start per minute (a fixed window); beyond it 429 rate_limited. 0 = no limit. */
+  SESSION_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+  /** Invocations of one session running at once; beyond it 429 rate_limited. 0 = no limit. */
+  SESSION_MAX_CONCURRENCY: z.coerce.number().int().min(0).default(4),
   /** Queued runs the whole deployment may hold; a create with start or a start beyond it is 429 queue_full. 0 = no limit. */
   QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(0),
   /**

@@ -18,6 +18,8 @@ const Policy = z.strictObject({
   max_fleet_share: z.number().gt(0).max(1).optional(),
   /** Queued runs the tenant may hold; a create with start or a start beyond it is 429 queue_full. */
   max_queued_runs: z.int().min(1).optional(),
+  /** Open sessions (/v1/sessions) the tenant may hold; one more is 429 rate_limited. */
+  max_open_sessions: z.int().min(1).optional(),
   /** SSE streams the tenant may hold open at once, over every API replica; beyond it 429. */
   max_sse_streams: z.int().min(1).optional(),
   /** Files the tenant's tools may keep in its workspaces (run archives not counted); beyond it 429. */
@@ -37,6 +39,7 @@ export interface TenantPolicy {
   max_concurrent_runs: number;
   max_fleet_share: number;
   max_queued_runs: number;
+  max_open_sessions: number;
   max_sse_streams: number;
   max_workspace_files: number;
   max_workspace_bytes: number;
@@ -68,6 +71,8 @@ export const DEFAULT_TENANT_POLICY: TenantPolicy = {
   max_concurrent_runs: 20,
   max_fleet_share: 0.5,
   max_queued_runs: Number.POSITIVE_INFINITY,
+  // Finite on purpose: sessions hold Redis keys until they expire, and a script opening them in a loop must stop somewhere.
+  max_open_sessions: 100,
   max_sse_streams: 100,
   max_workspace_files: 100_000,
   max_workspace_bytes: 10 * 1024 ** 3,

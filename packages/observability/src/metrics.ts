@@ -24,6 +24,33 @@ function runsTotal(registry: Registry) {
   });
 }
 
+/**
+ * Why an invocation was denied: a fixed set, so a label value never carries a free-text
+ * message (the seed's did, and every new message became a new series).
+ */
+export const INVOCATION_DENIAL_REASONS = [
+  'approval_required',
+  'high_risk_tool',
+  'path_not_allowed',
+  'scope_not_allowed',
+  'rate_limited',
+  'concurrency_limited',
+] as const;
+export type InvocationDenialReason = (typeof INVOCATION_DENIAL_REASONS)[number];
+
+/**
+ * Direct tool invocations by registered tool name (never a client's string) and status: the
+ * API counts the denied ones, the worker those it ran (succeeded, failed); sum across processes.
+ */
+function invocationsTotal(registry: Registry) {
+  return new Counter({
+    name: 'agentyard_invocations_total',
+    help: 'Direct tool invocations (sessions) by tool and status (succeeded, failed, denied)',
+    labelNames: ['tool', 'status'] as const,
+    registers: [registry],
+  });
+}
+
 export function createApiMetrics(registry: Registry) {
   return {
     httpRequests: new Counter({
@@ -60,6 +87,13 @@ export function createApiMetrics(registry: Registry) {
       name: 'agentyard_sse_streams_total',
       help: 'SSE streams by how they ended',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    invocations: invocationsTotal(registry),
+    invocationDenials: new Counter({
+      name: 'agentyard_invocation_denials_total',
+      help: `Invocations refused before they ran, by tool and reason (${INVOCATION_DENIAL_REASONS.join(', ')})`,
+      labelNames: ['tool', 'reason'] as const,
       registers: [registry],
     }),
   };
@@ -120,6 +154,14 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'agentyard_reconciled_total',
       help: 'Repairs by the reconciler: queued runs given their missing job, zombie runs re-queued, dead jobs dead-lettered',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    invocations: invocationsTotal(registry),
+    invocationDuration: new Histogram({
+      name: 'agentyard_invocation_duration_seconds',
+      help: 'Direct tool invocation duration in the worker, by tool and status',
+      labelNames: ['tool', 'status'] as const,
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
       registers: [registry],
     }),
     expired: new Counter({

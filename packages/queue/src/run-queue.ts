@@ -24,7 +24,7 @@ export interface RunQueue {
   promote(runId: string, gen: number): Promise<boolean>;
   counts(): Promise<QueueCounts>;
   /** The job of a run generation as the reconciler sees it. */
-  jobState(runId: string, gen: number): Promise<{ state: 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed'; locked: boolean; failedReason?: string }>;
+  jobState(runId: string, gen: number): Promise<{ state: JobStateName; locked: boolean; failedReason?: string }>;
   close(): Promise<void>;
 }
 
@@ -53,8 +53,7 @@ export function createRunQueue(opts: { connection: Redis; name: string; backoffM
       const job = await queue.getJob(id);
       if (!job) return { state: 'missing', locked: false };
       const [state, lock] = await Promise.all([job.getState(), opts.connection.exists(`${queue.toKey(id)}:lock`)]);
-      const s = state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed' ? state : state === 'unknown' ? 'missing' : 'waiting';
-      return { state: s, locked: lock === 1, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
+      return { state: toJobState(state), locked: lock === 1, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
     },
     async counts() {
       // BullMQ scores delayed jobs as timestamp * 0x1000 + a 12-bit counter.
@@ -77,4 +76,11 @@ export function createRunQueue(opts: { connection: Redis; name: string; backoffM
     },
     close: () => queue.close(),
   };
+}
+
+export type JobStateName = 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
+
+/** BullMQ's job states as the reconciler reads them: prioritized and waiting-children count as waiting. */
+export function toJobState(state: string): JobStateName {
+  return state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed' ? state : state === 'unknown' ? 'missing' : 'waiting';
 }

@@ -15,4 +15,8 @@ export * from './layered-history';
 export * from './session-keys';
 export * from './session-scripts';
 export * from './session-store';
+export * from './session-types';
+export * from './session-archive';
+export * from './invocation-repair';
+export * from './session-archiver';
 export * from './workspace-usage';

@@ -3,6 +3,7 @@ import { within, type RunOptions } from '@agentyard/core';
 import { runKeys } from './keys';
 import type { RunStore } from './run-store';
 import type { SessionStore } from './session-store';
+import { repairInvocations, type InvocationJobs, type InvocationRepairKind } from './invocation-repair';
 
 /** What BullMQ holds for the job of one run generation. */
 export type JobState = 'missing' | 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
@@ -14,7 +15,7 @@ export interface JobInspector {
   add(run: { id: string; tenant: string; gen: number; options: RunOptions }): Promise<void>;
 }
 
-export type RepairKind = 'queued_without_job' | 'zombie_requeued' | 'dead_job';
+export type RepairKind = 'queued_without_job' | 'zombie_requeued' | 'dead_job' | InvocationRepairKind;
 
 export interface Reconciler {
   /** One pass, if this process holds the lease; what it repaired and expired. */
@@ -46,7 +47,8 @@ const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
  *   finished) while the run says running is re-queued with a new generation, so a worker
  *   that was only slow finds its checkpoints refused and the run never runs twice; a job
  *   BullMQ failed on its own (stalled too often) dead-letters its run;
- * - runs past their retention are expired, and so are sessions past their expiry.
+ * - runs past their retention are expired, and so are sessions past their expiry;
+ * - invocations running for longer than one interval without a job get it (invocation-repair.ts).
  * Every repair calls `onRepair` (a log line and agentyard_reconciled_total{kind}).
  */
 export function createReconciler(opts: {
@@ -62,6 +64,10 @@ export function createReconciler(opts: {
   onExpired?(count: number): void;
   /** Sessions past their expiry are closed (status expired) in the same pass, read or not. */
   sessions?: SessionStore;
+  /** Called with each session the pass expired (its archive is rewritten). */
+  onSessionExpired?(sessionId: string): Promise<void>;
+  /** The invocation queue: running invocations without a job get it. */
+  invocationJobs?: InvocationJobs;
   onError?(err: unknown): void;
   now?: () => number;
 }): Reconciler {
@@ -130,7 +136,9 @@ export function createReconciler(opts: {
     let n = 0;
     for (const { tenant, runId } of await store.dueForExpiry(500)) if (await store.expire(tenant, runId)) n += 1;
     if (n > 0) opts.onExpired?.(n);
-    if (opts.sessions) for (const id of await opts.sessions.due(500)) await opts.sessions.expire(id);
+    if (opts.sessions) {
+      for (const id of await opts.sessions.due(500)) if ((await opts.sessions.expire(id)) && opts.onSessionExpired) await opts.onSessionExpired(id);
+    }
     return n;
   };
 
@@ -139,7 +147,16 @@ export function createReconciler(opts: {
   const tick: Reconciler['tick'] = async () => {
     const leader = (await redis.ayReconcilerLease(leaseKey, opts.ownerId, opts.intervalMs * 3)) === 1;
     if (!leader) return { leader, repaired: 0, expired: 0 };
-    const repaired = (await queuedWithoutJob()) + (await zombies());
+    let repaired = (await queuedWithoutJob()) + (await zombies());
+    if (opts.sessions && opts.invocationJobs) {
+      repaired += await repairInvocations({
+        sessions: opts.sessions,
+        jobs: opts.invocationJobs,
+        beforeMs: now() - opts.intervalMs,
+        limit: BATCH,
+        onRepair: opts.onRepair,
+      });
+    }
     return { leader, repaired, expired: await expire() };
   };
 

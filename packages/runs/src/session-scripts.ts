@@ -17,6 +17,8 @@ export const SESSION_CODES = {
   started: 'started',
   /** expire: the session is not due yet. */
   notDue: 'not_due',
+  /** create, reserve: a limit refused; second element: which, third: milliseconds until it frees up (or -1). */
+  limited: 'limited',
 } as const;
 export type SessionCode = (typeof SESSION_CODES)[keyof typeof SESSION_CODES];
 
@@ -27,23 +29,34 @@ const script = (body: string) => `${codesLua}\n${body}`;
 
 /**
  * createSession
- * KEYS  1 session hash, 2 expiring zset
+ * KEYS  1 session hash, 2 expiring zset, 3 the tenant's open sessions zset
  * ARGV  1 session id, 2 tenant, 3 doc JSON, 4 now ISO, 5 expires_at ms, 6 expires_at ISO,
- *       7 key TTL s (session lifetime + record TTL)
- * Returns {ok} | {exists}. A taken id is refused whoever owns it: never an overwrite.
+ *       7 key TTL s (session lifetime + record TTL), 8 now ms, 9 max open sessions (0: no limit)
+ * Returns {ok} | {exists} | {limited, 'max_open_sessions', ms until the soonest expiry}. A
+ * taken id is refused whoever owns it: never an overwrite. Sessions past their expiry do not
+ * count as open even before the sweeper reached them.
  */
 export const CREATE_SESSION_LUA = script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {C.exists} end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
+local max = tonumber(ARGV[9])
+if max > 0 and redis.call('ZCARD', KEYS[3]) >= max then
+  local soonest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  return {C.limited, 'max_open_sessions', tostring(tonumber(soonest[2]) - tonumber(ARGV[8]))}
+end
 redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'status', 'open', 'doc', ARGV[3], 'created_at', ARGV[4],
   'expires_at_ms', ARGV[5], 'expires_at', ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+-- Bounded: the set lives as long as its longest-lived member could.
+if redis.call('TTL', KEYS[3]) < tonumber(ARGV[7]) then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
 return {C.ok}
 `);
 
 /**
  * closeSession: open -> closed.
- * KEYS  1 session hash, 2 expiring zset
+ * KEYS  1 session hash, 2 expiring zset, 3 the tenant's open sessions zset
  * ARGV  1 session id, 2 tenant, 3 now ISO, 4 record TTL s
  * Returns {ok} | {missing} | {invalid, status}.
  */
@@ -54,12 +67,13 @@ if status ~= 'open' then return {C.invalid, status} end
 redis.call('HSET', KEYS[1], 'status', 'closed', 'closed_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return {C.ok}
 `);
 
 /**
  * expireSession: open -> expired, once its expiry has passed (the sweeper's transition).
- * KEYS  1 session hash, 2 expiring zset
+ * KEYS  1 session hash, 2 expiring zset, 3 its tenant's open sessions zset
  * ARGV  1 session id, 2 now ms, 3 now ISO, 4 record TTL s
  * Returns {ok} | {missing} | {invalid, status} | {not_due}. A missing or no longer open
  * session leaves the work list too.
@@ -72,16 +86,22 @@ if tonumber(at) > tonumber(ARGV[2]) then return {C.notDue} end
 redis.call('HSET', KEYS[1], 'status', 'expired', 'closed_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return {C.ok}
 `);
 
 /**
  * reserveInvocation: the correlation id (if any) and the invocation record, before anything
- * executes; the one place that decides which request runs the tool.
- * KEYS  1 session hash, 2 correlation key (unused when ARGV 7 is '0'), 3 invocation hash
+ * executes; the one place that decides which request runs the tool, and the session's rate
+ * and concurrency limits in the same step (a request that returns an existing invocation
+ * counts against neither).
+ * KEYS  1 session hash, 2 correlation key (unused when ARGV 7 is '0'), 3 invocation hash,
+ *       4 session running set, 5 session rate counter, 6 running invocations zset
  * ARGV  1 invocation id, 2 tenant, 3 doc JSON, 4 now ISO, 5 now ms, 6 record TTL s,
- *       7 has correlation id ('1'|'0')
- * Returns {ok} | {missing} | {invalid, status} | {exists, invocation id}.
+ *       7 has correlation id ('1'|'0'), 8 invocations per minute (0: no limit),
+ *       9 invocations running at once (0: no limit)
+ * Returns {ok} | {missing} | {invalid, status} | {exists, invocation id} |
+ *         {limited, 'concurrency' | 'rate', ms until it frees up (-1: when one finishes)}.
  */
 export const RESERVE_INVOCATION_LUA = script(`
 local tenant, status, at = unpack(redis.call('HMGET', KEYS[1], 'tenant', 'status', 'expires_at_ms'))
@@ -92,10 +112,37 @@ if ARGV[7] == '1' then
 end
 if status ~= 'open' then return {C.invalid, status} end
 if tonumber(at) <= tonumber(ARGV[5]) then return {C.invalid, 'expired'} end
+local maxRunning, perMinute = tonumber(ARGV[9]), tonumber(ARGV[8])
+if maxRunning > 0 and redis.call('SCARD', KEYS[4]) >= maxRunning then return {C.limited, 'concurrency', '-1'} end
+if perMinute > 0 then
+  local used = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if used >= perMinute then return {C.limited, 'rate', tostring(redis.call('PTTL', KEYS[5]))} end
+  -- A fixed window opened by its first invocation.
+  if used == 0 then redis.call('SET', KEYS[5], 1, 'PX', 60000) else redis.call('INCR', KEYS[5]) end
+end
 if ARGV[7] == '1' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[6]) end
 local sid = string.match(KEYS[1], 'session:([^:]+)$')
 redis.call('HSET', KEYS[3], 'tenant', ARGV[2], 'session_id', sid, 'status', 'running', 'doc', ARGV[3], 'created_at', ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+return {C.ok}
+`);
+
+/**
+ * recordDenied: a new invocation record that ends denied at once (policy, approval or a
+ * limit refused it). It reserves no correlation id: a denied invocation is returned for its
+ * own id only, and the same correlation id may run once the cause is fixed.
+ * KEYS  1 invocation hash
+ * ARGV  1 tenant, 2 session id, 3 doc JSON, 4 now ISO, 5 result JSON, 6 record TTL s
+ * Returns {ok} | {exists} (ids are random: never in practice, but never an overwrite).
+ */
+export const RECORD_DENIED_LUA = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {C.exists} end
+redis.call('HSET', KEYS[1], 'tenant', ARGV[1], 'session_id', ARGV[2], 'status', 'denied', 'doc', ARGV[3],
+  'created_at', ARGV[4], 'completed_at', ARGV[4], 'result', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
 return {C.ok}
 `);
 
@@ -116,27 +163,66 @@ return {C.ok}
 `);
 
 /**
- * finishInvocation: running -> succeeded | failed.
- * KEYS  1 invocation hash
- * ARGV  1 status, 2 result JSON {output, logs, error, exit_code, duration_ms}, 3 now ISO,
- *       4 record TTL s
+ * finishInvocation: running -> succeeded | failed. Frees its slot of the session's
+ * concurrency and leaves the reconciler's work list; a failed invocation also gives its
+ * correlation id back (returned for its own id only: the client may try again).
+ * KEYS  1 invocation hash, 2 session running set, 3 running invocations zset,
+ *       4 correlation key (the invocation hash itself when it has none)
+ * ARGV  1 status, 2 result JSON {output, logs, artifacts, error, exit_code, duration_ms},
+ *       3 now ISO, 4 record TTL s, 5 invocation id, 6 has correlation id ('1'|'0')
  * Returns {ok} | {missing} | {invalid, status}.
  */
 export const FINISH_INVOCATION_LUA = script(`
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {C.missing} end
+if not status then
+  redis.call('SREM', KEYS[2], ARGV[5])
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return {C.missing}
+end
 if status ~= 'running' then return {C.invalid, status} end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'completed_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SREM', KEYS[2], ARGV[5])
+redis.call('ZREM', KEYS[3], ARGV[5])
+if ARGV[1] == 'failed' and ARGV[6] == '1' and redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
+return {C.ok}
+`);
+
+/**
+ * archivePending: a record whose archive write failed (storage down) is kept in Redis, its
+ * TTL removed, until a retry wrote it: its archive is what answers after the TTL.
+ * KEYS  1 pending zset, 2 the record's hash
+ * ARGV  1 member, 2 now ms
+ * Returns {ok} | {missing} (the record is gone: nothing left to archive).
+ */
+export const ARCHIVE_PENDING_LUA = script(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return {C.missing} end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PERSIST', KEYS[2])
+return {C.ok}
+`);
+
+/**
+ * archiveDone: the retry wrote the archive; the record gets its TTL back.
+ * KEYS  1 pending zset, 2 the record's hash
+ * ARGV  1 member, 2 TTL s to give back (only if it has none)
+ * Returns {ok}.
+ */
+export const ARCHIVE_DONE_LUA = script(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[2]) == -1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 return {C.ok}
 `);
 
 export const SESSION_SCRIPTS = {
-  ayCreateSession: { keys: 2, lua: CREATE_SESSION_LUA },
-  ayCloseSession: { keys: 2, lua: CLOSE_SESSION_LUA },
-  ayExpireSession: { keys: 2, lua: EXPIRE_SESSION_LUA },
-  ayReserveInvocation: { keys: 3, lua: RESERVE_INVOCATION_LUA },
+  ayCreateSession: { keys: 3, lua: CREATE_SESSION_LUA },
+  ayCloseSession: { keys: 3, lua: CLOSE_SESSION_LUA },
+  ayExpireSession: { keys: 3, lua: EXPIRE_SESSION_LUA },
+  ayReserveInvocation: { keys: 6, lua: RESERVE_INVOCATION_LUA },
+  ayRecordDenied: { keys: 1, lua: RECORD_DENIED_LUA },
   ayBeginInvocation: { keys: 1, lua: BEGIN_INVOCATION_LUA },
-  ayFinishInvocation: { keys: 1, lua: FINISH_INVOCATION_LUA },
+  ayFinishInvocation: { keys: 4, lua: FINISH_INVOCATION_LUA },
+  ayArchivePending: { keys: 2, lua: ARCHIVE_PENDING_LUA },
+  ayArchiveDone: { keys: 2, lua: ARCHIVE_DONE_LUA },
 } as const;
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;

@@ -65,4 +65,61 @@ describe('session store transitions on real Redis', () => {
     expect(await store.invocationForTenant('acme', invocationId)).toMatchObject({ status: 'succeeded', duration_ms: 5, output: { ok: true } });
     await expect(store.invocationForTenant('globex', invocationId)).rejects.toMatchObject({ status: 404 });
   });
+
+  it('refuses past the concurrency and rate limits until a finish frees a slot, and never for a repeated correlation id', async () => {
+    const limited = createSessionStore({
+      redis: t.redis,
+      prefix: t.prefix,
+      now: () => now,
+      limits: { ratePerMinute: 3, maxConcurrency: 2, maxOpenSessions: () => 0 },
+    });
+    const id = sid();
+    await limited.create('acme', id, doc, 600);
+    const inv = (n: number, corr?: string) => ({ id: `inv-00000000000010${String(n).padStart(2, '0')}`, tool_name: 'log', args: {}, ...(corr ? { correlation_id: corr } : {}) });
+    expect(await limited.reserve('acme', id, inv(1, 'k'))).toMatchObject({ reserved: true });
+    expect(await limited.reserve('acme', id, inv(2))).toMatchObject({ reserved: true });
+    expect(await limited.reserve('acme', id, inv(3))).toEqual({ limited: 'concurrency', retryAfterS: 1 });
+    // A repeat of a reserved correlation id is an answer, not a new invocation.
+    expect(await limited.reserve('acme', id, inv(4, 'k'))).toEqual({ invocationId: inv(1).id, reserved: false });
+    await limited.begin(inv(1).id);
+    expect(await limited.finish(inv(1).id, 'succeeded', result)).toBe(true);
+    expect(await limited.reserve('acme', id, inv(5))).toMatchObject({ reserved: true });
+    await limited.finish(inv(5).id, 'succeeded', result);
+    // Three started this minute: the rate refuses, with the window's remaining seconds.
+    const r = await limited.reserve('acme', id, inv(6));
+    expect(r).toMatchObject({ limited: 'rate' });
+    expect((r as { retryAfterS: number }).retryAfterS).toBeGreaterThanOrEqual(1);
+    expect((r as { retryAfterS: number }).retryAfterS).toBeLessThanOrEqual(60);
+  });
+
+  it('records a denial without holding its correlation id, and a failure gives its correlation id back', async () => {
+    const id = sid();
+    await store.create('acme', id, doc, 60);
+    const denied = await store.deny('acme', id, { id: 'inv-00000000000020a1', tool_name: 'fs.write', args: {}, correlation_id: 'c2' }, { code: 'approval_required', message: 'm', retryable: false });
+    expect(denied).toMatchObject({ status: 'denied', correlation_id: 'c2', error: { code: 'approval_required' }, completed_at: expect.any(String), logs: [], artifacts: [] });
+    const a = await store.reserve('acme', id, { id: 'inv-00000000000020a2', tool_name: 'fs.write', args: {}, correlation_id: 'c2' });
+    expect(a).toEqual({ invocationId: 'inv-00000000000020a2', reserved: true });
+    await store.begin('inv-00000000000020a2');
+    await store.finish('inv-00000000000020a2', 'failed', { ...result, error: { code: 'x', message: 'm', retryable: true } });
+    expect(await store.reserve('acme', id, { id: 'inv-00000000000020a3', tool_name: 'fs.write', args: {}, correlation_id: 'c2' })).toEqual({ invocationId: 'inv-00000000000020a3', reserved: true });
+    await store.begin('inv-00000000000020a3');
+    await store.finish('inv-00000000000020a3', 'succeeded', result);
+    // A success keeps it.
+    expect(await store.reserve('acme', id, { id: 'inv-00000000000020a4', tool_name: 'fs.write', args: {}, correlation_id: 'c2' })).toEqual({ invocationId: 'inv-00000000000020a3', reserved: false });
+    expect(await store.runningSince(now + 1, 100)).not.toContain('inv-00000000000020a3');
+  });
+
+  it("caps a tenant's open sessions; closed and expired ones free their place", async () => {
+    const capped = createSessionStore({ redis: t.redis, prefix: t.prefix, now: () => now, limits: { ratePerMinute: 0, maxConcurrency: 0, maxOpenSessions: (tenant) => (tenant === 'capped' ? 2 : 0) } });
+    const [a, b, c, d] = [sid(), sid(), sid(), sid()];
+    await capped.create('capped', a, doc, 60);
+    await capped.create('capped', b, doc, 120);
+    await expect(capped.create('capped', c, doc, 60)).rejects.toMatchObject({ status: 429, retryAfterS: 60, details: [{ path: 'max_open_sessions' }] });
+    await capped.close('capped', a);
+    await capped.create('capped', c, doc, 60);
+    // Past its expiry a session no longer counts, swept or not.
+    now += 61_000;
+    await capped.create('capped', d, doc, 60);
+    expect(await capped.expire(c)).toBe(true);
+  });
 });

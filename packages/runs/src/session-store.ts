@@ -1,62 +1,19 @@
 import type Redis from 'ioredis';
-import { AgentyardError, InvalidStateError, NotFoundError, type ErrorData } from '@agentyard/core';
+import { InvalidStateError, NotFoundError, type ErrorData } from '@agentyard/core';
 import { sessionKeys } from './session-keys';
 import { SESSION_CODES, SESSION_SCRIPTS, type SessionScriptName } from './session-scripts';
-
-export type ApprovalMode = 'never' | 'writes' | 'all';
-export type SessionStatus = 'open' | 'closed' | 'expired';
-export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'denied';
-
-/** What a client chose at create; the tenant always comes from the token. */
-export interface SessionDoc {
-  workspace_id: string;
-  allowed_paths?: string[];
-  approval: ApprovalMode;
-  metadata: Record<string, unknown>;
-}
-
-export interface Session extends SessionDoc {
-  id: string;
-  tenant: string;
-  status: SessionStatus;
-  created_at: string;
-  expires_at: string;
-  closed_at?: string;
-}
-
-export interface InvocationResult {
-  output?: unknown;
-  logs: { ts: string; level: string; message: string; stream?: string }[];
-  artifacts: unknown[];
-  exit_code?: number;
-  duration_ms: number;
-  error?: ErrorData;
-}
-
-export interface Invocation {
-  id: string;
-  tenant: string;
-  session_id: string;
-  tool_name: string;
-  args: unknown;
-  correlation_id: string | null;
-  status: InvocationStatus;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  duration_ms: number | null;
-  exit_code: number | null;
-  output: unknown;
-  logs: InvocationResult['logs'];
-  artifacts: unknown[];
-  error: ErrorData | null;
-}
-
-export class SessionExistsError extends AgentyardError {
-  constructor(sessionId: string) {
-    super('session_exists', `session ${sessionId} already exists; choose another session_id or omit it`, { status: 409 });
-  }
-}
+import {
+  OpenSessionsLimitError,
+  SessionExistsError,
+  type Invocation,
+  type InvocationDraft,
+  type InvocationResult,
+  type InvocationStatus,
+  type Session,
+  type SessionDoc,
+  type SessionLimit,
+  type SessionStatus,
+} from './session-types';
 
 export interface SessionStore {
   create(tenant: string, id: string, doc: SessionDoc, lifetimeS: number): Promise<Session>;
@@ -67,13 +24,26 @@ export interface SessionStore {
   due(limit: number): Promise<string[]>;
   expire(id: string): Promise<boolean>;
   /** Reserves the correlation id and the record; `reserved` false: an earlier request holds it. */
+  /** A session limit refusing is an answer, not an error: the caller records the denial. */
   reserve(
     tenant: string,
     sessionId: string,
-    inv: { id: string; tool_name: string; args: unknown; correlation_id?: string },
-  ): Promise<{ invocationId: string; reserved: boolean }>;
+    inv: InvocationDraft,
+  ): Promise<{ invocationId: string; reserved: boolean } | { limited: SessionLimit; retryAfterS: number }>;
+  /** Records an invocation that was refused before it ran (status denied). */
+  deny(tenant: string, sessionId: string, inv: InvocationDraft, error: ErrorData): Promise<Invocation>;
   begin(invocationId: string): Promise<'ok' | 'started' | 'gone'>;
   finish(invocationId: string, status: 'succeeded' | 'failed', result: InvocationResult): Promise<boolean>;
+  /** Invocations reserved before `beforeMs` and still running: the reconciler's work list. */
+  runningSince(beforeMs: number, limit: number): Promise<string[]>;
+  /** Drops an id whose record is gone or ended from that work list. */
+  forgetRunning(invocationId: string): Promise<void>;
+  /** Its archive write failed: keep the record (no TTL) and list it for a retry. False: the record is gone. */
+  archivePending(record: ArchiveRecordRef): Promise<boolean>;
+  /** The oldest records whose archive is pending. */
+  pendingArchives(limit: number): Promise<ArchiveRecordRef[]>;
+  /** The retry wrote it: off the list, and the record gets its TTL back. */
+  archiveDone(record: ArchiveRecordRef): Promise<void>;
   /** Read without a tenant check: workers only. */
   invocation(invocationId: string): Promise<Invocation | undefined>;
   invocationForTenant(tenant: string, invocationId: string): Promise<Invocation>;
@@ -81,17 +51,43 @@ export interface SessionStore {
   session(id: string): Promise<Session | undefined>;
 }
 
-type Reply = [string, string?];
+type Reply = [string, string?, string?];
+
+/** Whole seconds, at least one: a Retry-After of 0 invites a busy loop. */
+const retryAfter = (ms: number) => (Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : 1);
 type Scripted = Redis & Record<SessionScriptName, (...a: (string | number)[]) => Promise<Reply>>;
+
+/** A record whose archive is pending: a session, or an invocation with its session's workspace. */
+export type ArchiveRecordRef = { kind: 'session'; id: string } | { kind: 'invocation'; id: string; workspace_id: string };
+
+const memberOf = (r: ArchiveRecordRef) => (r.kind === 'session' ? `s ${r.id}` : `i ${r.id} ${r.workspace_id}`);
+const refOf = (m: string): ArchiveRecordRef | undefined => {
+  const [kind, id, ws] = m.split(' ');
+  if (kind === 's' && id) return { kind: 'session', id };
+  if (kind === 'i' && id && ws) return { kind: 'invocation', id, workspace_id: ws };
+  return undefined;
+};
+
+export interface SessionLimits {
+  /** Invocations a session may start per minute; 0: no limit. */
+  ratePerMinute: number;
+  /** Invocations of a session running at once; 0: no limit. */
+  maxConcurrency: number;
+  /** Open sessions a tenant may hold; 0 or Infinity: no limit. */
+  maxOpenSessions(tenant: string): number;
+}
 
 /**
  * Sessions and their invocations in Redis; every change is one script of session-scripts.ts.
- * `recordTtlS`: how long closed sessions and invocations stay readable (the seed's 24 h).
+ * `recordTtlS`: how long closed sessions and invocations stay readable in Redis (the seed's
+ * 24 h); their workspace archives answer after that.
  */
-export function createSessionStore(opts: { redis: Redis; prefix: string; recordTtlS?: number; now?: () => number }): SessionStore {
+export function createSessionStore(opts: { redis: Redis; prefix: string; recordTtlS?: number; limits?: SessionLimits; now?: () => number }): SessionStore {
   const k = sessionKeys(opts.prefix);
   const now = opts.now ?? Date.now;
   const ttl = opts.recordTtlS ?? 86_400;
+  const limits = opts.limits;
+  const finite = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
   const redis = opts.redis as Scripted;
   if (!('ayCreateSession' in opts.redis)) {
     for (const [name, s] of Object.entries(SESSION_SCRIPTS)) redis.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
@@ -118,8 +114,8 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
   const invocation = async (id: string): Promise<Invocation | undefined> => {
     const h = await redis.hgetall(k.invocation(id));
     if (!h.tenant) return undefined;
-    const doc = JSON.parse(h.doc!) as { tool_name: string; args: unknown; correlation_id?: string };
     const r = h.result ? (JSON.parse(h.result) as InvocationResult) : undefined;
+    const doc = JSON.parse(h.doc!) as { tool_name: string; args: unknown; correlation_id?: string };
     return {
       id,
       tenant: h.tenant,
@@ -147,15 +143,19 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
     async create(tenant, id, doc, lifetimeS) {
       const ms = now();
       const expires = ms + lifetimeS * 1000;
-      const [code] = await redis.ayCreateSession(
-        k.session(id), k.sessionsExpiring,
-        id, tenant, JSON.stringify(doc), new Date(ms).toISOString(), expires, new Date(expires).toISOString(), lifetimeS + ttl,
+      const max = finite(limits?.maxOpenSessions(tenant) ?? 0);
+      const [code, , waitMs] = await redis.ayCreateSession(
+        k.session(id), k.sessionsExpiring, k.tenantOpenSessions(tenant),
+        id, tenant, JSON.stringify(doc), new Date(ms).toISOString(), expires, new Date(expires).toISOString(), lifetimeS + ttl, ms, max,
       );
       if (code === SESSION_CODES.exists) throw new SessionExistsError(id);
+      if (code === SESSION_CODES.limited) throw new OpenSessionsLimitError(max, retryAfter(Number(waitMs)));
       return (await session(id))!;
     },
     async close(tenant, id) {
-      const [code, status] = await redis.ayCloseSession(k.session(id), k.sessionsExpiring, id, tenant, new Date(now()).toISOString(), ttl);
+      const [code, status] = await redis.ayCloseSession(
+        k.session(id), k.sessionsExpiring, k.tenantOpenSessions(tenant), id, tenant, new Date(now()).toISOString(), ttl,
+      );
       if (code === SESSION_CODES.missing) throw new NotFoundError('session', id);
       if (code === SESSION_CODES.invalid) throw new InvalidStateError(`session ${id} is ${status} already`);
       return get(tenant, id);
@@ -163,28 +163,70 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
     due: (limit) => redis.zrangebyscore(k.sessionsExpiring, 0, now(), 'LIMIT', 0, limit),
     async expire(id) {
       const ms = now();
-      const [code] = await redis.ayExpireSession(k.session(id), k.sessionsExpiring, id, ms, new Date(ms).toISOString(), ttl);
+      // The tenant names its open-sessions set; a session gone from Redis has none to leave.
+      const tenant = (await redis.hget(k.session(id), 'tenant')) ?? '';
+      const [code] = await redis.ayExpireSession(
+        k.session(id), k.sessionsExpiring, k.tenantOpenSessions(tenant), id, ms, new Date(ms).toISOString(), ttl,
+      );
       return code === SESSION_CODES.ok;
     },
     async reserve(tenant, sessionId, inv) {
       const ms = now();
       const corr = inv.correlation_id;
       const doc = JSON.stringify({ tool_name: inv.tool_name, args: inv.args, ...(corr !== undefined ? { correlation_id: corr } : {}) });
-      const [code, detail] = await redis.ayReserveInvocation(
+      const [code, detail, waitMs] = (await redis.ayReserveInvocation(
         k.session(sessionId), corr !== undefined ? k.correlation(sessionId, corr) : k.invocation(inv.id), k.invocation(inv.id),
+        k.sessionRunning(sessionId), k.sessionRate(sessionId), k.invocationsRunning,
         inv.id, tenant, doc, new Date(ms).toISOString(), ms, ttl, corr !== undefined ? '1' : '0',
-      );
+        finite(limits?.ratePerMinute ?? 0), finite(limits?.maxConcurrency ?? 0),
+      )) as [string, string?, string?];
       if (code === SESSION_CODES.missing) throw new NotFoundError('session', sessionId);
       if (code === SESSION_CODES.invalid) throw new InvalidStateError(`session ${sessionId} is ${detail}; open a new session`);
       if (code === SESSION_CODES.exists) return { invocationId: detail!, reserved: false };
+      // Concurrency frees up when one finishes: a second is a fair first guess.
+      if (code === SESSION_CODES.limited) return { limited: detail as SessionLimit, retryAfterS: retryAfter(Number(waitMs)) };
       return { invocationId: inv.id, reserved: true };
+    },
+    async deny(tenant, sessionId, inv, error) {
+      const at = new Date(now()).toISOString();
+      const result: InvocationResult = { logs: [], artifacts: [], duration_ms: 0, error };
+      const doc = JSON.stringify({ tool_name: inv.tool_name, args: inv.args, ...(inv.correlation_id !== undefined ? { correlation_id: inv.correlation_id } : {}) });
+      const [code] = await redis.ayRecordDenied(k.invocation(inv.id), tenant, sessionId, doc, at, JSON.stringify(result), ttl);
+      if (code !== SESSION_CODES.ok) throw new InvalidStateError(`invocation ${inv.id} exists already`);
+      return (await invocation(inv.id))!;
+    },
+    async archivePending(r) {
+      const [code] = await redis.ayArchivePending(k.sessionArchivePending, r.kind === 'session' ? k.session(r.id) : k.invocation(r.id), memberOf(r), now());
+      return code === SESSION_CODES.ok;
+    },
+    async pendingArchives(limit) {
+      return (await redis.zrange(k.sessionArchivePending, 0, limit - 1)).flatMap((m) => refOf(m) ?? []);
+    },
+    async archiveDone(r) {
+      let keep = ttl;
+      if (r.kind === 'session') {
+        // An open session keeps its lifetime too, as at create.
+        const at = Number(await redis.hget(k.session(r.id), 'expires_at_ms'));
+        if (Number.isFinite(at) && at > now()) keep += Math.ceil((at - now()) / 1000);
+      }
+      await redis.ayArchiveDone(k.sessionArchivePending, r.kind === 'session' ? k.session(r.id) : k.invocation(r.id), memberOf(r), keep);
+    },
+    runningSince: (beforeMs, limit) => redis.zrangebyscore(k.invocationsRunning, 0, beforeMs, 'LIMIT', 0, limit),
+    async forgetRunning(id) {
+      await redis.zrem(k.invocationsRunning, id);
     },
     async begin(id) {
       const [code] = await redis.ayBeginInvocation(k.invocation(id), new Date(now()).toISOString());
       return code === SESSION_CODES.ok ? 'ok' : code === SESSION_CODES.started ? 'started' : 'gone';
     },
     async finish(id, status, result) {
-      const [code] = await redis.ayFinishInvocation(k.invocation(id), status, JSON.stringify(result), new Date(now()).toISOString(), ttl);
+      // Its session and correlation id name the keys the finish frees.
+      const [sid, doc] = await redis.hmget(k.invocation(id), 'session_id', 'doc');
+      const corr = doc ? (JSON.parse(doc) as { correlation_id?: string }).correlation_id : undefined;
+      const [code] = await redis.ayFinishInvocation(
+        k.invocation(id), k.sessionRunning(sid ?? ''), k.invocationsRunning, corr !== undefined && sid ? k.correlation(sid, corr) : k.invocation(id),
+        status, JSON.stringify(result), new Date(now()).toISOString(), ttl, id, corr !== undefined ? '1' : '0',
+      );
       return code === SESSION_CODES.ok;
     },
     async invocationForTenant(tenant, id) {

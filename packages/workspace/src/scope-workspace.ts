@@ -15,6 +15,11 @@ export function workspaceRoot(tenant: string, workspaceId: string): string {
   return `tenants/${segment(tenant, 'tenant')}/workspaces/${segment(workspaceId, 'workspace_id')}`;
 }
 
+/** `tenants/<tenant>`: the tenant's own keys outside every workspace (session archive pointers). */
+export function tenantRoot(tenant: string): string {
+  return `tenants/${segment(tenant, 'tenant')}`;
+}
+
 function segment(value: string, field: string): string {
   if (typeof value === 'string' && value.includes('/')) {
     throw ValidationError.field(field, 'must be a single path segment, without "/"');

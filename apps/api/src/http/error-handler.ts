@@ -80,7 +80,15 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (e.retryAfterS !== undefined) res.set('Retry-After', String(e.retryAfterS));
     res.status(e.status).json({
-      error: { code: e.code, message: e.message, ...reasonOf(e), ...(e.details.length > 0 ? { details: e.details } : {}) },
+      error: {
+        code: e.code,
+        message: e.message,
+        ...reasonOf(e),
+        // Said only when true: a client (or a fuzzer) may count on the rest of the envelope as it was.
+        ...(e.retryable && e.status < 500 ? { retryable: true } : {}),
+        ...(e.details.length > 0 ? { details: e.details } : {}),
+      },
+      ...recordOf(e),
     });
   };
 }
@@ -89,6 +97,12 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
 const reasonOf = (e: AgentyardError): { reason?: string } => {
   const reason = (e as { reason?: unknown }).reason;
   return typeof reason === 'string' ? { reason } : {};
+};
+
+/** A refused or timed-out invocation's record (its id to read it back), beside the error. */
+const recordOf = (e: AgentyardError): { invocation?: unknown } => {
+  const invocation = (e as { invocation?: unknown }).invocation;
+  return typeof invocation === 'object' && invocation !== null ? { invocation } : {};
 };
 
 export const notFoundRoute: RequestHandler = (req, _res, next) => {

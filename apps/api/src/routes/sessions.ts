@@ -1,18 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import { approvalNeeded } from '@agentyard/agent';
-import { AgentyardError, NotFoundError, parseOrThrow } from '@agentyard/core';
+import { AgentyardError, InvalidStateError, NotFoundError, parseOrThrow } from '@agentyard/core';
 import { normaliseListPrefix } from '@agentyard/workspace';
-import type { Invocation } from '@agentyard/runs';
+import { createSessionArchiver, createSessionReader, type Invocation, type InvocationDraft } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
+import { invocationDenial, limitDenial, type InvocationDeniedError } from '../sessions/invocation-policy';
 
 const hex16 = () => randomBytes(8).toString('hex');
 const SESSION_ID = /^session-[A-Za-z0-9_-]{1,64}$/;
 // Short sessions are allowed (scripts, tests); the sweeper closes them within one reconcile interval.
 const MIN_LIFETIME_S = 1;
 const MAX_LIFETIME_S = 7 * 24 * 3600;
+/** The worker aborts a tool at its timeout and then writes the record: the API waits a little longer, so it reads why. */
+const WAIT_GRACE_MS = 5000;
+/** Error codes of an invocation that ran past its timeout (the worker's own, the executor's): answered 504. */
+const TIMEOUT_CODES = new Set(['timeout', 'exec_timeout']);
 
 /** Strict: a `tenant` or `principal` in the body is a 400, never trusted (the seed trusted it). */
 export const SessionCreateRequest = z.strictObject({
@@ -31,27 +35,22 @@ export const InvokeRequest = z.strictObject({
   correlation_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, '1-128 letters, digits and ._:-').optional(),
 });
 
-/** Arguments that name workspace paths: checked against the session's allowed_paths. */
-const PATH_ARGS = ['path', 'prefix', 'cwd'] as const;
-
-export class ApprovalRequiredError extends AgentyardError {
-  constructor(tool: string, mode: string) {
-    super('approval_required', `${tool} needs approval in this session (approval: ${mode}); invoke again with "approved": true`, { status: 428 });
-  }
-}
-
-export class PolicyDeniedError extends AgentyardError {
-  constructor(message: string, path: string) {
-    super('policy_denied', message, { status: 403, details: [{ path, message }] });
-  }
-}
-
-const within = (p: string, allowed: string) => allowed === '' || p === allowed || p.startsWith(`${allowed}/`);
-
 /** Sessions: open one, list its tools, invoke them one by one, close it. Tools run in workers. */
 export function sessionsRouter(deps: ApiDeps): Router {
   const r = Router();
-  const toolsByName = () => new Map(deps.tools.catalog().map((t) => [t.name, t]));
+  const toolsByName = new Map(deps.tools.catalog().map((t) => [t.name, t]));
+  const archive = deps.sessionArchive;
+  const reader = archive ? createSessionReader({ store: deps.sessions, archive }) : undefined;
+  const readSession = (tenant: string, id: string) => (reader ? reader.session(tenant, id) : deps.sessions.get(tenant, id));
+  const readInvocation = (tenant: string, id: string) => (reader ? reader.invocation(tenant, id) : deps.sessions.invocationForTenant(tenant, id));
+  // A storage hiccup is logged and retried by the workers, never the request's failure.
+  const archiver = archive
+    ? createSessionArchiver({
+        store: deps.sessions,
+        archive,
+        onError: (what, err) => deps.logger.warn({ err: (err as Error).message }, `could not archive ${what} into its workspace; the workers retry`),
+      })
+    : undefined;
 
   r.post('/v1/sessions', async (req, res) => {
     const body = parseOrThrow(SessionCreateRequest, req.body ?? {});
@@ -62,13 +61,15 @@ export function sessionsRouter(deps: ApiDeps): Router {
       { workspace_id: body.workspace_id, approval: body.approval, metadata: body.metadata, ...(allowed ? { allowed_paths: allowed } : {}) },
       body.expires_in_seconds,
     );
+    await archiver?.session(session);
     res.status(201).json({ session });
   });
   r.get('/v1/sessions/:id', async (req, res) => {
-    res.json({ session: await deps.sessions.get(authOf(res).tenant, req.params.id) });
+    res.json({ session: await readSession(authOf(res).tenant, req.params.id) });
   });
   r.delete('/v1/sessions/:id', async (req, res) => {
-    await deps.sessions.close(authOf(res).tenant, req.params.id);
+    const closed = await deps.sessions.close(authOf(res).tenant, req.params.id);
+    await archiver?.session(closed);
     res.json({ closed: true });
   });
   r.get('/v1/sessions/:id/tools', async (req, res) => {
@@ -77,7 +78,8 @@ export function sessionsRouter(deps: ApiDeps): Router {
   });
 
   r.post('/v1/sessions/:id/tools/:tool/invoke', async (req, res) => {
-    const tenant = authOf(res).tenant;
+    const principal = authOf(res);
+    const tenant = principal.tenant;
     const body = parseOrThrow(InvokeRequest, req.body ?? {});
     const header = req.get('x-correlation-id');
     const correlationId = body.correlation_id ?? (header !== undefined ? parseOrThrow(InvokeRequest.shape.correlation_id, header, 'X-Correlation-Id') : undefined);
@@ -85,45 +87,58 @@ export function sessionsRouter(deps: ApiDeps): Router {
     const name = req.params.tool;
     const args = deps.tools.validate(name, body.args, { tool: 'tool', args: 'args' }) as Record<string, unknown>;
     const tool = deps.tools.get(name)!;
-    const entry = toolsByName().get(name)!;
-    if (session.allowed_paths) {
-      if (entry.scope !== 'workspace') {
-        throw new PolicyDeniedError(`${name} reaches the whole workspace, and this session allows only ${session.allowed_paths.join(', ')}`, 'tool');
-      }
-      for (const a of PATH_ARGS) {
-        if (typeof args[a] !== 'string') continue;
-        const p = normaliseListPrefix(args[a], `args.${a}`);
-        if (!session.allowed_paths.some((allowed) => within(p, allowed))) {
-          throw new PolicyDeniedError(`args.${a}: "${p}" is outside this session's allowed_paths (${session.allowed_paths.join(', ')})`, `args.${a}`);
-        }
-      }
+    const draft: InvocationDraft = { id: `inv-${hex16()}`, tool_name: name, args, ...(correlationId !== undefined ? { correlation_id: correlationId } : {}) };
+
+    /** Records the refusal (status denied), counts it, and hands the record out with the error. */
+    const deny = async (err: InvocationDeniedError): Promise<never> => {
+      const inv = await deps.sessions.deny(tenant, session.id, draft, err.toData());
+      deps.metrics.invocations.inc({ tool: name, status: 'denied' });
+      deps.metrics.invocationDenials.inc({ tool: name, reason: err.reason });
+      await archiver?.invocation(inv, session.workspace_id);
+      err.invocation = view(inv);
+      throw err;
+    };
+
+    const denial = invocationDenial({ tool, entry: toolsByName.get(name)!, session, args, approved: body.approved, operator: principal.scopes.has('admin') });
+    // A closed session refuses everything as 409 (reserve says so too); only an open one records denials.
+    if (denial && session.status !== 'open') throw new InvalidStateError(`session ${session.id} is ${session.status}; open a new session`);
+    if (denial) await deny(denial);
+    const reservation = await deps.sessions.reserve(tenant, session.id, draft);
+    if ('limited' in reservation) {
+      return deny(limitDenial(reservation.limited, reservation.retryAfterS, deps.sessionLimits ?? { rate: 0, concurrency: 0 }));
     }
-    if (approvalNeeded(tool, session.approval) && !body.approved) throw new ApprovalRequiredError(name, session.approval);
-    const { invocationId, reserved } = await deps.sessions.reserve(tenant, session.id, {
-      id: `inv-${hex16()}`,
-      tool_name: name,
-      args,
-      ...(correlationId !== undefined ? { correlation_id: correlationId } : {}),
-    });
+    const { invocationId, reserved } = reservation;
     // Only the request that reserved the id enqueues; the job id is the invocation id anyway.
     if (reserved) await deps.invocations.enqueue(invocationId);
     if (req.query.wait === 'false') {
-      res.status(202).json({ invocation: await deps.sessions.invocationForTenant(tenant, invocationId) });
+      res.status(202).json({ invocation: view(await deps.sessions.invocationForTenant(tenant, invocationId)) });
       return;
     }
-    const done = await waitForEnd(deps, tenant, invocationId, tool.timeout_s * 1000);
-    if (!done) {
-      throw new AgentyardError('timeout', `invocation ${invocationId} did not finish within ${tool.timeout_s}s; poll GET /v1/invocations/${invocationId}`, {
-        status: 504,
-        retryable: true,
-        details: [{ path: 'invocation_id', message: invocationId }],
-      });
+    const done = await waitForEnd(deps, tenant, invocationId, tool.timeout_s * 1000 + WAIT_GRACE_MS);
+    if (!done || (done.status === 'failed' && TIMEOUT_CODES.has(done.error?.code ?? ''))) {
+      const err = new AgentyardError(
+        'timeout',
+        done
+          ? `invocation ${invocationId} ran past its timeout: ${done.error!.message}`
+          : `invocation ${invocationId} did not finish within ${tool.timeout_s}s; poll GET /v1/invocations/${invocationId}`,
+        { status: 504, retryable: !done, details: [{ path: 'invocation_id', message: invocationId }] },
+      ) as AgentyardError & { invocation?: unknown };
+      err.invocation = view(done ?? (await deps.sessions.invocationForTenant(tenant, invocationId)));
+      throw err;
     }
     res.json({ invocation: view(done) });
   });
 
   r.get('/v1/invocations/:id', async (req, res) => {
-    res.json({ invocation: view(await deps.sessions.invocationForTenant(authOf(res).tenant, req.params.id)) });
+    res.json({ invocation: view(await readInvocation(authOf(res).tenant, req.params.id)) });
+  });
+  r.get('/v1/invocations/:id/logs', async (req, res) => {
+    const inv = await readInvocation(authOf(res).tenant, req.params.id);
+    res.json({ invocation_id: inv.id, status: inv.status, logs: inv.logs });
+  });
+  r.get('/v1/invocations/:id/artifacts', async (req, res) => {
+    const inv = await readInvocation(authOf(res).tenant, req.params.id);
+    res.json({ invocation_id: inv.id, status: inv.status, artifacts: inv.artifacts });
   });
   return r;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ToolError } from '@agentyard/core';
 import { defineTool, type ToolDefinition } from '../tool';
 import { sleep } from './abortable';
+import { FailOutput, LogOutput, WaitOutput } from './output-schemas';
 
 export function createBasicTools(): ToolDefinition[] {
   return [
@@ -13,6 +14,7 @@ export function createBasicTools(): ToolDefinition[] {
         level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
         repeat: z.int().min(1).max(100_000).default(1),
       }),
+      output: LogOutput,
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 10,
@@ -28,6 +30,7 @@ export function createBasicTools(): ToolDefinition[] {
       name: 'wait',
       description: 'Wait for a number of seconds; stops at once when the run is cancelled.',
       args: z.strictObject({ seconds: z.number().min(0).max(3600) }),
+      output: WaitOutput,
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 3700,
@@ -46,6 +49,7 @@ export function createBasicTools(): ToolDefinition[] {
         retryable: z.boolean().default(false),
         times: z.int().min(1).max(100).optional(),
       }),
+      output: FailOutput,
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 10,

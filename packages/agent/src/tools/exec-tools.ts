@@ -3,6 +3,7 @@ import type { ExecRequest, ExecResult, Language } from '@agentyard/executor';
 import { listPrefixProblem } from '@agentyard/workspace';
 import { defineTool, type ToolContext, type ToolDefinition } from '../tool';
 import { createOutputLog } from './output-log';
+import { ExecOutput } from './output-schemas';
 
 /** What the exec tools need of an executor: run one command. */
 export type ExecRunner = (req: ExecRequest) => Promise<ExecResult>;
@@ -81,6 +82,7 @@ export function createExecTools(opts: { run: ExecRunner; maxLogLines: number }):
           timeout_s: TimeoutS,
         })
         .refine((a) => (a.command === undefined) !== (a.argv === undefined), { message: 'give exactly one of command and argv', path: ['command'] }),
+      output: ExecOutput,
       side_effects: 'irreversible',
       requires_approval: false,
       // Anywhere in the workspace, whatever paths a session allows: see the sessions policy.
@@ -108,6 +110,7 @@ export function createExecTools(opts: { run: ExecRunner; maxLogLines: number }):
         args: z.array(z.string().max(32 * 1024)).max(100).default([]),
         timeout_s: TimeoutS,
       }),
+      output: ExecOutput,
       side_effects: 'irreversible',
       requires_approval: false,
       // Anywhere in the workspace, whatever paths a session allows: see the sessions policy.

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { listPrefixProblem, normaliseListPrefix, pathProblem } from '@agentyard/workspace';
 import { defineTool, type ToolDefinition } from '../tool';
 import { listDirectory } from './list-directory';
+import { FsDeleteOutput, FsListOutput, FsReadOutput, FsWriteOutput } from './output-schemas';
 
 /** A workspace-relative path, rejected at create time when it could escape the workspace. */
 const WorkspacePath = z
@@ -34,8 +35,11 @@ export function createFileTools(): ToolDefinition[] {
         path: WorkspacePath,
         encoding: z.enum(['utf8', 'base64']).default('utf8'),
       }),
+      output: FsReadOutput,
       side_effects: 'none',
       requires_approval: false,
+      // A whole 1 MiB file as JSON: base64 or escapes make it larger than the file itself.
+      output_limit_kb: 1536,
       timeout_s: 60,
       examples: [{ args: { path: 'notes/hello.txt' } }],
       async run({ path, encoding }, ctx) {
@@ -54,6 +58,7 @@ export function createFileTools(): ToolDefinition[] {
         content: z.string().max(10 * 1024 * 1024),
         encoding: z.enum(['utf8', 'base64']).default('utf8'),
       }),
+      output: FsWriteOutput,
       side_effects: 'reversible',
       requires_approval: false,
       timeout_s: 60,
@@ -81,6 +86,7 @@ export function createFileTools(): ToolDefinition[] {
           limit: z.int().min(1).max(10_000).default(1000),
         })
         .refine((a) => a.path === undefined || a.prefix === undefined, { message: 'give path, or its deprecated alias prefix, not both', path: ['prefix'] }),
+      output: FsListOutput,
       side_effects: 'none',
       requires_approval: false,
       timeout_s: 60,
@@ -95,6 +101,7 @@ export function createFileTools(): ToolDefinition[] {
       name: 'fs.delete',
       description: 'Delete a file of the run workspace.',
       args: z.strictObject({ path: WorkspacePath }),
+      output: FsDeleteOutput,
       side_effects: 'irreversible',
       requires_approval: false,
       timeout_s: 60,
