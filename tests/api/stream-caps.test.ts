@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createStreamLeases } from '@agentyard/runs';
 import { buildApp } from '../../apps/api/src/app';
+import { createStreamGate } from '../../apps/api/src/sse/stream-gate';
 import { openSse, type SseConnection } from '../helpers/sse-client';
 import { startStack, TOKENS, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait-for';
@@ -79,5 +80,19 @@ describe('open SSE streams per tenant (max_sse_streams)', () => {
     expect(again.status).toBe(200);
     live.abort();
     again.abort();
+  });
+
+  it('renews the lease of a stream that stays open past the lease length, and gives it back at the end', async () => {
+    const leases = createStreamLeases({ redis: stack.redis.redis, prefix: stack.redis.prefix, leaseMs: 300 });
+    const gate = createStreamGate({ leases, limit: () => 1 });
+    const release = await gate.enter('initech');
+    // Four lease lengths later the stream still counts, and still holds the tenant's one place.
+    const until = Date.now() + 1200;
+    await waitFor(() => Date.now() >= until, { label: '1.2 s to pass', intervalMs: 50 });
+    expect(await held('initech')).toBe(1);
+    await expect(gate.enter('initech')).rejects.toMatchObject({ code: 'cap_reached', status: 429 });
+    await release();
+    expect(await held('initech')).toBe(0);
+    gate.close();
   });
 });

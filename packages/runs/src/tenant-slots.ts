@@ -60,7 +60,13 @@ function createTenantLeases(opts: LeaseOptions, key: (tenant: string) => string)
     async renew(tenant, ...holders) {
       if (holders.length === 0) return;
       const until = now() + leaseMs;
-      await opts.redis.zadd(key(tenant), 'XX', ...holders.flatMap((h) => [until, h]));
+      // The set's own TTL goes along: set only when a lease is taken, it would drop every lease
+      // of a tenant whose holders all outlive it (runs or streams longer than 4 leases).
+      await opts.redis
+        .multi()
+        .zadd(key(tenant), 'XX', ...holders.flatMap((h) => [until, h]))
+        .pexpire(key(tenant), leaseMs * 4)
+        .exec();
     },
     async release(tenant, holder) {
       await opts.redis.zrem(key(tenant), holder);
