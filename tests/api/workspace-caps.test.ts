@@ -68,13 +68,25 @@ describe.each<Driver>(['fs', 's3'])('workspace caps per tenant (%s driver)', (dr
     expect(await usage('acme')).toEqual({ files: 3, bytes: 25 });
   });
 
-  it('applies the same caps to session invocations', async () => {
+  it('answers a session invocation a cap refused with 429 or 413 naming the cap, the failed record beside', async () => {
     const session = (await stack.api('POST', '/v1/sessions', { approval: 'never' })).body.session;
+    const invoke = (args: Record<string, unknown>) => stack.api('POST', `/v1/sessions/${session.id}/tools/fs.write/invoke`, { args });
     // acme keeps 3 files, its max_workspace_files: a fourth, in the session's workspace, is refused.
-    const inv = await stack.api('POST', `/v1/sessions/${session.id}/tools/fs.write/invoke`, { args: { path: 'new.txt', content: 'x' } });
-    expect(inv.status).toBe(200);
-    expect(inv.body.invocation).toMatchObject({ status: 'failed', error: { code: 'cap_reached', retryable: false } });
-    expect(inv.body.invocation.error.message).toContain('max_workspace_files');
+    const files = await invoke({ path: 'new.txt', content: 'x' });
+    expect(files.status).toBe(429);
+    expect(files.headers.get('retry-after')).toBe('60');
+    expect(files.body.error).toMatchObject({ code: 'cap_reached', details: [{ path: 'max_workspace_files' }, { path: 'invocation_id' }] });
+    expect(files.body.error.message).toContain('max_workspace_files');
+    expect(files.body.invocation).toMatchObject({ status: 'failed', error: { code: 'cap_reached', retryable: false } });
+    // Growing an existing file past max_workspace_bytes (25 of 1000 used): 413.
+    const session2 = (await stack.api('POST', '/v1/sessions', { approval: 'never', workspace_id: 'ws-one' })).body.session;
+    const bytes = await stack.api('POST', `/v1/sessions/${session2.id}/tools/fs.write/invoke`, { args: { path: 'a.txt', content: 'x'.repeat(1000) } });
+    expect(bytes.status).toBe(413);
+    expect(bytes.body.error).toMatchObject({ code: 'payload_too_large', details: [{ path: 'max_workspace_bytes' }, { path: 'invocation_id' }] });
     expect(await usage('acme')).toEqual({ files: 3, bytes: 25 });
+    // Within the caps the same session writes as usual.
+    const ok = await stack.api('POST', `/v1/sessions/${session2.id}/tools/fs.write/invoke`, { args: { path: 'a.txt', content: 'y'.repeat(900) } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.invocation.status).toBe('succeeded');
   });
 });
