@@ -17,7 +17,8 @@ export type ApiConfig = Pick<
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
-  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>>;
+  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>> &
+  Partial<Pick<Config, 'TRUST_PROXY' | 'CORS_ORIGINS'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -117,6 +118,9 @@ export async function createApiDeps(
       dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
     },
     ...rateLimit(redis, config),
+    // Edge (issue 10)
+    trustProxy: config.TRUST_PROXY ?? false,
+    corsOrigins: config.CORS_ORIGINS ?? [],
     /**
      * Closes the fanout, the queue and the connections, within about CLOSE_MS whatever Redis
      * does: what did not close cleanly in time is dropped and named in the result.

@@ -152,7 +152,31 @@ const Env = z.object({
   /** Kubernetes API: in-cluster service account when unset, else this kubeconfig file. */
   KUBECONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  // --- Edge of the API (issue 10: limits, proxies, CORS) ---
+  /**
+   * Which proxies' X-Forwarded-For the API believes, as Express's `trust proxy`: `false` (the
+   * socket address is the client; the default), a number of hops, or a comma-separated list of
+   * addresses, CIDRs and `loopback`/`linklocal`/`uniquelocal`. Behind an ingress set it, or the
+   * failed-auth limit counts every client as the ingress's one address.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .default('false')
+    .refine((v) => TRUST_PROXY_VALUE.test(v), 'false, true, a number of hops, or a comma-separated list of addresses/CIDRs (loopback, linklocal, uniquelocal)')
+    .transform((v): boolean | number | string => (v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
+  /** Browser origins allowed to call the API (CORS), comma separated (`https://app.example.com`); empty = CORS off. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'each origin is scheme://host[:port], without a path'))),
+  /** Bytes of request line plus headers Node accepts; beyond it a 431 in the JSON envelope. */
+  API_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
 });
+
+const TRUST_PROXY_VALUE = /^(false|true|\d{1,2}|((loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?)\s*(,\s*|$))+)$/;
 
 export interface ApiKey {
   tenant: string;

@@ -2,10 +2,8 @@ import { Router } from 'express';
 import {
   EXECUTE_ACTIONS,
   ExecuteRequestSchemas,
-  MAX_BODY_DEPTH,
   ValidationError,
   parseOrThrow,
-  tooDeepAt,
   type CreateRunRequest,
 } from '@agentyard/core';
 import { toRunView } from '@agentyard/runs';
@@ -24,8 +22,7 @@ export function executeRouter(commands: RunCommands, metrics: ApiMetrics): Route
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw ValidationError.field('body', 'expected a JSON object (Content-Type: application/json)');
     }
-    const deep = tooDeepAt(body);
-    if (deep !== undefined) throw ValidationError.field(deep, `nested deeper than ${MAX_BODY_DEPTH} levels`);
+    // Depth and reserved keys were checked by bodyGuard before any route saw the body.
     const action = (body as { action?: unknown }).action;
     if (action === undefined) throw ValidationError.field('action', `required: one of ${EXECUTE_ACTIONS.join(', ')}`);
     if (typeof action !== 'string' || !(EXECUTE_ACTIONS as readonly string[]).includes(action)) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { approvalNeeded } from '@agentyard/agent';
-import { AgentyardError, NotFoundError, parseOrThrow } from '@agentyard/core';
+import { AgentyardError, NotFoundError, parseOrThrow, ToolArgs } from '@agentyard/core';
 import { normaliseListPrefix } from '@agentyard/workspace';
 import type { Invocation } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
@@ -26,7 +26,7 @@ export const SessionCreateRequest = z.strictObject({
 export type SessionCreateRequest = z.infer<typeof SessionCreateRequest>;
 
 export const InvokeRequest = z.strictObject({
-  args: z.record(z.string(), z.unknown()).default({}),
+  args: ToolArgs.default({}),
   approved: z.boolean().default(false),
   correlation_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, '1-128 letters, digits and ._:-').optional(),
 });
