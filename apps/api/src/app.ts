@@ -49,6 +49,8 @@ export function buildApp(deps: ApiDeps): Express {
           method: req.method,
           url: redactUrl(req.url),
         }),
+        // The status is what an access log needs; response headers (helmet's, rate limits) are noise.
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
   );
