@@ -197,7 +197,9 @@ export class FsWorkspace implements Workspace {
     } catch (err) {
       signal?.throwIfAborted();
       if (err instanceof AgentyardError) throw err;
-      const what = `filesystem workspace could not ${op} ${key || '/'}: ${message(err)}`;
+      // Node's errno messages quote the absolute path; the message can reach a tenant (a step's
+      // error), so the server's directory layout is cut out. The cause keeps it for the logs.
+      const what = `filesystem workspace could not ${op} ${key || '/'}: ${message(err).split(`${this.dir}/`).join('').split(this.dir).join('/')}`;
       throw REFUSED.has(errno(err)) ? storeRefused(what, err) : new UnavailableError(what, err);
     }
   }
