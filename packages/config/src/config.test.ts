@@ -80,7 +80,8 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
     expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).CORS_ORIGINS).toEqual(['https://a.example', 'http://localhost:3000']);
-    expect(() => loadConfig({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY:/);
+    expect(loadConfig({ TRUST_PROXY: 'uniquelocal,fd00::/8' }).TRUST_PROXY).toBe('uniquelocal,fd00::/8');
+    for (const bad of ['everyone', '999.1.1.1', '10.0.0.0/33', 'loopback/8', '10.0.0.1,']) expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY:/);
     expect(() => loadConfig({ CORS_ORIGINS: 'https://a.example/app' })).toThrow(/CORS_ORIGINS/);
     expect(() => loadConfig({ API_MAX_HEADER_BYTES: '10' })).toThrow(/API_MAX_HEADER_BYTES/);
   });

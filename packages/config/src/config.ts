@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -164,7 +165,7 @@ const Env = z.object({
     .string()
     .trim()
     .default('false')
-    .refine((v) => TRUST_PROXY_VALUE.test(v), 'false, true, a number of hops, or a comma-separated list of addresses/CIDRs (loopback, linklocal, uniquelocal)')
+    .refine(trustProxyValid, 'false, true, a number of hops, or a comma-separated list of addresses/CIDRs (loopback, linklocal, uniquelocal)')
     .transform((v): boolean | number | string => (v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
   /** Browser origins allowed to call the API (CORS), comma separated (`https://app.example.com`); empty = CORS off. */
   CORS_ORIGINS: z
@@ -176,7 +177,18 @@ const Env = z.object({
   API_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
 });
 
-const TRUST_PROXY_VALUE = /^(false|true|\d{1,2}|((loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?)\s*(,\s*|$))+)$/;
+/** What Express's `trust proxy` (proxy-addr) accepts, checked here so a typo fails the start with its name. */
+function trustProxyValid(v: string): boolean {
+  if (/^(false|true|\d{1,2})$/.test(v)) return true;
+  return v.split(',').every((item) => {
+    const [addr = '', bits, ...rest] = item.trim().split('/');
+    if (rest.length > 0) return false;
+    if (bits === undefined && ['loopback', 'linklocal', 'uniquelocal'].includes(addr)) return true;
+    const family = isIP(addr);
+    if (family === 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+}
 
 export interface ApiKey {
   tenant: string;
