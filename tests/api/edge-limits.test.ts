@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_STEP_ARGS_BYTES, MAX_STEPS_PER_PLAN, MAX_PROMPT_CHARS } from '@agentyard/core';
+import { MAX_STEPS_PER_PLAN, MAX_PROMPT_CHARS } from '@agentyard/core';
 import { startStack, TOKENS, type Stack } from '../helpers/stack';
 
 /** Writes `raw` on a fresh socket and returns everything the server answers until it closes. */
@@ -20,11 +20,13 @@ function rawExchange(baseUrl: string, raw: string): Promise<string> {
 
 const envelope = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
 const log = (message: string) => ({ tool: 'log', args: { message } });
+/** API_STEP_ARGS_LIMIT of the first stack (64kb), in bytes. */
+const ARGS_LIMIT = 64 * 1024;
 
 describe('limits at the edge', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ label: 'edge', env: { API_MAX_HEADER_BYTES: '8192' } });
+    stack = await startStack({ label: 'edge', env: { API_MAX_HEADER_BYTES: '8192', API_STEP_ARGS_LIMIT: '64kb' } });
   });
   afterAll(() => stack.stop());
 
@@ -50,7 +52,7 @@ describe('limits at the edge', () => {
   it.each([
     ['a prompt over the limit', { action: 'create', prompt: 'p'.repeat(MAX_PROMPT_CHARS + 1) }, 'prompt', String(MAX_PROMPT_CHARS)],
     ['more steps than a plan may have', { action: 'create', steps: Array.from({ length: MAX_STEPS_PER_PLAN + 1 }, (_, i) => log(`s${i}`)) }, 'steps', String(MAX_STEPS_PER_PLAN)],
-    ['one step whose args are over the limit', { action: 'create', steps: [log('ok'), { tool: 'fs.write', args: { path: 'a', content: 'c'.repeat(MAX_STEP_ARGS_BYTES) } }] }, 'steps[1].args', String(MAX_STEP_ARGS_BYTES)],
+    ['one step whose args are over the limit', { action: 'create', steps: [log('ok'), { tool: 'fs.write', args: { path: 'a', content: 'c'.repeat(ARGS_LIMIT) } }] }, 'steps[1].args', `${ARGS_LIMIT} bytes per step (API_STEP_ARGS_LIMIT)`],
   ])('refuses %s with 400 naming the field and the limit', async (_what, body, path, limit) => {
     const res = await stack.execute(body);
     expect(res.status).toBe(400);
@@ -60,9 +62,12 @@ describe('limits at the edge', () => {
   it('refuses session invoke args over the per-step limit, naming args', async () => {
     const s = await stack.api('POST', '/v1/sessions', {}, { token: TOKENS.acme });
     expect(s.status).toBe(201);
-    const res = await stack.api('POST', `/v1/sessions/${s.body.session.id}/tools/log/invoke`, { args: { message: 'm'.repeat(MAX_STEP_ARGS_BYTES) } });
+    const res = await stack.api('POST', `/v1/sessions/${s.body.session.id}/tools/log/invoke`, { args: { message: 'm'.repeat(ARGS_LIMIT) } });
     expect(res.status).toBe(400);
-    expect(res.body.error.details[0]).toMatchObject({ path: 'args', message: expect.stringContaining(String(MAX_STEP_ARGS_BYTES)) });
+    expect(res.body.error.details[0]).toMatchObject({ path: 'args', message: expect.stringContaining(`${ARGS_LIMIT} bytes per step`) });
+    // Just under the limit goes through (as globex: the tests below count acme's runs).
+    const fits = await stack.execute({ action: 'create', steps: [{ tool: 'fs.write', args: { path: 'a', content: 'c'.repeat(ARGS_LIMIT - 100) } }] }, TOKENS.globex);
+    expect(fits.status).toBe(201);
   });
 
   it('refuses a body nested deeper than 64 levels on every route that takes one, naming where', async () => {

@@ -6,7 +6,7 @@ import { createAuthenticator, type Scope } from './http/authenticator';
 import { createStreamAuth, createStreamTickets } from './http/stream-ticket';
 import { streamTokenRouter } from './routes/stream-token';
 import { createErrorHandler, notFoundRoute } from './http/error-handler';
-import { bodyGuard, edgeHeaders } from './http/edge';
+import { bodyGuard, DEFAULT_STEP_ARGS_BYTES, edgeHeaders } from './http/edge';
 import { createRunCommands } from './run-commands';
 import { adminRouter, catalogRouter } from './routes/catalog';
 import { executeRouter } from './routes/execute';
@@ -77,7 +77,7 @@ export function buildApp(deps: ApiDeps): Express {
   // Bodies are parsed only here, behind auth: an unauthenticated (or unrouted) body is never read.
   // The SSE route authenticates inside its router, so its (pointless) body is not read either.
   app.use(AUTHENTICATED, (req, res, next) => (isSse(req.path) ? next() : json(req, res, next)), bodyGuard);
-  app.use(executeRouter(commands, deps.metrics));
+  app.use(executeRouter(commands, deps.metrics, { stepArgsBytes: deps.stepArgsLimitBytes ?? DEFAULT_STEP_ARGS_BYTES }));
   app.use(runsRouter(deps, limited(createStreamAuth(tickets, auth('runs:read'), deps.metrics))));
   app.use(streamTokenRouter(deps, tickets));
   app.use(filesRouter(deps));

@@ -58,6 +58,8 @@ export interface ApiDeps {
   trustProxy?: boolean | number | string;
   /** Origins allowed by CORS (CORS_ORIGINS); none turns CORS off. @default [] */
   corsOrigins?: string[];
+  /** Bytes of one step's or invocation's args as JSON (API_STEP_ARGS_LIMIT). @default 1048576 */
+  stepArgsLimitBytes?: number;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
 }

@@ -173,6 +173,19 @@ const Env = z.object({
     .default('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'each origin is scheme://host[:port], without a path'))),
+  /**
+   * One step's `args` (and one session invocation's) as JSON, like `1mb` or `256kb`; beyond it a
+   * 400 naming `steps[i].args`. Files written through fs.write travel in args: raise it (up to
+   * API_BODY_LIMIT) where plans carry bigger files.
+   */
+  API_STEP_ARGS_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'a size like 1mb, 256kb or 65536b')
+    .default('1mb')
+    .transform((v) => {
+      const [, n, unit] = /^(\d+)(b|kb|mb)$/i.exec(v)!;
+      return Number(n) * { b: 1, kb: 1024, mb: 1024 * 1024 }[unit!.toLowerCase() as 'b' | 'kb' | 'mb'];
+    }),
   /** Bytes of request line plus headers Node accepts; beyond it a 431 in the JSON envelope. */
   API_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
 });

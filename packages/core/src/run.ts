@@ -51,27 +51,12 @@ export const RunOptions = z.strictObject({
 });
 export type RunOptions = z.infer<typeof RunOptions>;
 
-/**
- * Bytes (as JSON) one step's or one invocation's `args` may take. The body limit bounds a whole
- * plan; this keeps one step from being most of it, since args are stored in the run record,
- * checkpointed, echoed in events and handed to the model as context.
- */
-export const MAX_STEP_ARGS_BYTES = 256 * 1024;
-
-/** A tool's arguments: an object, at most MAX_STEP_ARGS_BYTES as JSON (bodies reach zod depth-checked). */
-export const ToolArgs = z.record(z.string(), z.unknown()).check((ctx) => {
-  const bytes = Buffer.byteLength(JSON.stringify(ctx.value), 'utf8');
-  if (bytes > MAX_STEP_ARGS_BYTES) {
-    ctx.issues.push({ code: 'custom', input: ctx.value, message: `${bytes} bytes as JSON, over the limit of ${MAX_STEP_ARGS_BYTES} bytes per step` });
-  }
-});
-
 export const STEP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export const StepSpec = z.strictObject({
   id: z.string().regex(STEP_ID_PATTERN, 'step ids are 1-64 letters, digits, _ . - and start with a letter or digit').optional(),
   tool: z.string().min(1).max(100),
-  args: ToolArgs.default({}),
+  args: z.record(z.string(), z.unknown()).default({}),
   needs: z.array(z.string().min(1).max(64)).max(100).default([]),
   timeout_s: z.int().min(1).max(24 * 3600).optional(),
 });

@@ -33,6 +33,19 @@ export function edgeHeaders(corsOrigins: readonly string[]): RequestHandler[] {
   return out;
 }
 
+/** API_STEP_ARGS_LIMIT's default, for apps built without the config (tests). */
+export const DEFAULT_STEP_ARGS_BYTES = 1024 * 1024;
+
+/**
+ * One step's (or one invocation's) `args` is at most `limit` bytes as JSON: the body limit
+ * bounds a whole plan, this keeps one step from being most of it, since args are stored in the
+ * run record, echoed in step events and handed to the model as context. A 400 naming the field.
+ */
+export function checkArgsSize(args: unknown, limit: number, path: string): void {
+  const bytes = Buffer.byteLength(JSON.stringify(args ?? {}), 'utf8');
+  if (bytes > limit) throw ValidationError.field(path, `${bytes} bytes as JSON, over the limit of ${limit} bytes per step (API_STEP_ARGS_LIMIT)`);
+}
+
 /**
  * Runs after the JSON parser, before any route: a body nested deeper than MAX_BODY_DEPTH or
  * holding `__proto__`, `constructor` or `prototype` as a key anywhere is a 400 naming the field.

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { approvalNeeded } from '@agentyard/agent';
-import { AgentyardError, NotFoundError, parseOrThrow, ToolArgs } from '@agentyard/core';
+import { AgentyardError, NotFoundError, parseOrThrow } from '@agentyard/core';
 import { normaliseListPrefix } from '@agentyard/workspace';
 import type { Invocation } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
+import { checkArgsSize, DEFAULT_STEP_ARGS_BYTES } from '../http/edge';
 
 const hex16 = () => randomBytes(8).toString('hex');
 const SESSION_ID = /^session-[A-Za-z0-9_-]{1,64}$/;
@@ -26,7 +27,7 @@ export const SessionCreateRequest = z.strictObject({
 export type SessionCreateRequest = z.infer<typeof SessionCreateRequest>;
 
 export const InvokeRequest = z.strictObject({
-  args: ToolArgs.default({}),
+  args: z.record(z.string(), z.unknown()).default({}),
   approved: z.boolean().default(false),
   correlation_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, '1-128 letters, digits and ._:-').optional(),
 });
@@ -79,6 +80,7 @@ export function sessionsRouter(deps: ApiDeps): Router {
   r.post('/v1/sessions/:id/tools/:tool/invoke', async (req, res) => {
     const tenant = authOf(res).tenant;
     const body = parseOrThrow(InvokeRequest, req.body ?? {});
+    checkArgsSize(body.args, deps.stepArgsLimitBytes ?? DEFAULT_STEP_ARGS_BYTES, 'args');
     const header = req.get('x-correlation-id');
     const correlationId = body.correlation_id ?? (header !== undefined ? parseOrThrow(InvokeRequest.shape.correlation_id, header, 'X-Correlation-Id') : undefined);
     const session = await deps.sessions.get(tenant, req.params.id);
