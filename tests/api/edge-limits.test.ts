@@ -109,6 +109,12 @@ describe('limits at the edge', () => {
     expect(envelope(answer).error).toEqual({ code: 'headers_too_large', message: expect.stringContaining('API_MAX_HEADER_BYTES') });
   });
 
+  it("answers oversized chunk extensions with 413 in the JSON envelope, as the parser's refusal", async () => {
+    const answer = await rawExchange(stack.baseUrl, `POST /agent/execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.acme}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1;${'e'.repeat(20_000)}\r\nx\r\n0\r\n\r\n`);
+    expect(answer.startsWith('HTTP/1.1 413 ')).toBe(true);
+    expect(envelope(answer).error.code).toBe('payload_too_large');
+  });
+
   it("answers a request Node's parser refuses with 400 in the JSON envelope", async () => {
     const answer = await rawExchange(stack.baseUrl, 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: yes\r\n\r\n');
     expect(answer.startsWith('HTTP/1.1 400 ')).toBe(true);

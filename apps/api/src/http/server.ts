@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
  * error, so a client (or its log) learns which limit it hit.
  *
  * Contract of the clientError handler: a socket that can still be written to gets exactly one
- * complete HTTP/1.1 response (400, 408 or 431) with `Connection: close`, then is ended; a socket
+ * complete HTTP/1.1 response (400, 408, 413 or 431) with `Connection: close`, then is ended; a socket
  * already reset or mid-response is destroyed without a write. Nothing of the request is echoed.
  */
 export function createApiServer(app: RequestListener, opts: { maxHeaderBytes: number }): Server {
@@ -36,6 +36,9 @@ function describe(code: string | undefined, maxHeaderBytes: number): { status: n
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, code: 'headers_too_large', message: `request line and headers are larger than the limit of ${maxHeaderBytes} bytes (API_MAX_HEADER_BYTES)` };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      // Node's own default answer to it is 413 too.
+      return { status: 413, code: 'payload_too_large', message: 'chunk extensions of the body are larger than the HTTP parser allows' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'ERR_HTTP_HEADERS_TIMEOUT':
       return { status: 408, code: 'request_timeout', message: 'the request did not arrive in time' };
