@@ -7,7 +7,8 @@ import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
 import { startFakeModel, type FakeModel } from '../helpers/fake-model';
 import { freePort } from '../helpers/global-setup';
-import { testRedis, uniqueQueueName, type TestRedis } from '../helpers/redis';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis';
+import { uniqueQueueName } from '../helpers/redis';
 import { waitFor } from '../helpers/wait-for';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
@@ -22,7 +23,7 @@ const secret = (label: string) => `${label}_${randomBytes(12).toString('hex')}`;
 
 /**
  * The whole stack as real processes at LOG_LEVEL=debug (API, worker), on the S3 driver (an
- * s3rver of this file's own, with a secret key of its own), with a model behind an API key,
+ * s3rver of this file's own, with a secret key of its own) and a Redis with a password, with a model behind an API key,
  * API keys in clear and as a digest, an HS256 JWT, a stream ticket and a session. Every line
  * every process writes is captured; none may contain a secret, whatever the request did with it
  * (including putting it where it does not belong: the URL, a bad header).
@@ -34,11 +35,12 @@ describe('no secret reaches any log of a full stack at LOG_LEVEL=debug', () => {
     jwtSecret: secret('jwt_secret_at_least_32_characters'),
     s3Secret: secret('s3secret'),
     llmKey: secret('sk_model'),
+    redisPassword: secret('redispw'),
   };
   const s3Access = `AKID${randomBytes(6).toString('hex').toUpperCase()}`;
   let jwt: string;
   let ticket: string;
-  let redis: TestRedis;
+  let redis: PrivateRedis;
   let model: FakeModel;
   let s3: { run(): Promise<unknown>; close(): Promise<void> };
   let s3dir: string;
@@ -49,7 +51,8 @@ describe('no secret reaches any log of a full stack at LOG_LEVEL=debug', () => {
   const modelAuth: string[] = [];
 
   beforeAll(async () => {
-    redis = testRedis('secrets');
+    // A Redis of this file's own, with a password (in REDIS_URL, as managed Redis hands it out).
+    redis = await startPrivateRedis({ password: S.redisPassword });
     model = await startFakeModel();
     s3dir = mkdtempSync(join(tmpdir(), 'ay-secret-s3-'));
     DUMMY_ACCOUNT.createKeyPair(s3Access, S.s3Secret);
@@ -58,7 +61,7 @@ describe('no secret reaches any log of a full stack at LOG_LEVEL=debug', () => {
     await s3.run();
     const env: Record<string, string> = {
       REDIS_URL: redis.url,
-      KEY_PREFIX: redis.prefix,
+      KEY_PREFIX: 'ay:',
       QUEUE_NAME: uniqueQueueName('secrets'),
       API_KEYS: `acme:${S.apiKey},globex:sha256:${createHash('sha256').update(S.digestKey).digest('hex')}`,
       JWT_SECRET: S.jwtSecret,
@@ -100,7 +103,7 @@ describe('no secret reaches any log of a full stack at LOG_LEVEL=debug', () => {
     await s3.close();
     DUMMY_ACCOUNT.revokeAccessKey(s3Access);
     rmSync(s3dir, { recursive: true, force: true });
-    await redis.cleanup();
+    await redis.stop();
   });
 
   const call = async (method: string, path: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}) => {
