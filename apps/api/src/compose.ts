@@ -19,7 +19,8 @@ export type ApiConfig = Pick<
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
   // Sessions: record TTL and limits.
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S' | 'SESSION_RATE_LIMIT_PER_MINUTE' | 'SESSION_MAX_CONCURRENCY'>> &
-  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>>;
+  Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>> &
+  Partial<Pick<Config, 'TRUST_PROXY' | 'CORS_ORIGINS' | 'API_STEP_ARGS_LIMIT'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -134,6 +135,10 @@ export async function createApiDeps(
       dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
     },
     ...rateLimit(redis, config),
+    // Edge (issue 10)
+    trustProxy: config.TRUST_PROXY ?? false,
+    corsOrigins: config.CORS_ORIGINS ?? [],
+    ...(config.API_STEP_ARGS_LIMIT !== undefined ? { stepArgsLimitBytes: config.API_STEP_ARGS_LIMIT } : {}),
     /**
      * Closes the fanout, the queue and the connections, within about CLOSE_MS whatever Redis
      * does: what did not close cleanly in time is dropped and named in the result.

@@ -1,9 +1,9 @@
 import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolicies } from '@agentyard/config';
 import { createLogger, describeListenError, listen } from '@agentyard/observability';
-import { createServer } from 'node:http';
 import { buildApp } from './app';
 import { createApiDeps, workspaceFromConfig } from './compose';
 import { trackInFlight } from './http/drain';
+import { createApiServer } from './http/server';
 import { readVersion } from './version';
 
 async function main(): Promise<void> {
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'agentyard-api', secrets: config.secrets });
   const version = readVersion();
   const deps = await createApiDeps(config, { logger, workspace: workspaceFromConfig(config), version, policies });
-  const server = createServer(buildApp(deps));
+  const server = createApiServer(buildApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES });
   let port: number;
   try {
     port = await listen(server, config.API_PORT);
