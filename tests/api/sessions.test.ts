@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/wait-for';
 describe('sessions (POST /v1/sessions, invoke, close)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ workers: 1, label: 'sessions', env: { EXECUTOR: 'local', RECONCILE_S: '0.3', SESSION_RECORD_TTL_S: '600' } });
+    stack = await startStack({ workers: 1, label: 'sessions', env: { EXECUTOR: 'local', RECONCILE_S: '0.3', SESSION_RECORD_TTL_S: '600', API_STEP_ARGS_LIMIT: '4mb' } });
   });
   afterAll(() => stack.stop());
 
@@ -235,7 +235,8 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
   it('fails an invocation whose output passes the tool output_limit_kb with output_too_large, keeping what it wrote', async () => {
     const session = await open();
     // 300 000 control characters: each one is six bytes of JSON, far over fs.read's 1536 KB.
-    await invoke(session.id, 'fs.write', { args: { path: 'big.bin', content: '\u0001'.repeat(300_000) }, approved: true });
+    // Its args are 1.8 MB of JSON: the stack raises API_STEP_ARGS_LIMIT for it.
+    expect((await invoke(session.id, 'fs.write', { args: { path: 'big.bin', content: '\u0001'.repeat(300_000) }, approved: true })).status).toBe(200);
     const r = await invoke(session.id, 'fs.read', { args: { path: 'big.bin' } });
     expect(r.status).toBe(200);
     expect(r.body.invocation).toMatchObject({ status: 'failed', output: null, error: { code: 'output_too_large', message: expect.stringContaining('output_limit_kb of 1536'), retryable: false } });
