@@ -165,8 +165,8 @@ export async function createWorkerRuntime(
     intervalMs: (config.RECONCILE_S ?? 10) * 1000,
     sessions,
     invocationJobs: { state: repairInvocationQueue.jobState, add: repairInvocationQueue.enqueue },
-    async onSessionExpired(id) {
-      const s = await sessions.session(id);
+    async onSessionExpired(ref) {
+      const s = await sessions.session(ref.tenant, ref.id);
       if (s) await sessionArchiver.session(s);
     },
     lockMs: config.WORKER_LOCK_MS,
