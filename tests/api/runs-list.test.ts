@@ -69,7 +69,8 @@ describe('GET /agent/runs paging', () => {
 describe('GET /agent/runs stays bounded whatever the runs hold', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ label: 'runs-bound' });
+    // Multi-MB args need a step args limit as large as the body limit.
+    stack = await startStack({ label: 'runs-bound', env: { API_STEP_ARGS_LIMIT: '4mb' } });
   });
   afterAll(() => stack.stop());
 

@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/wait-for';
 describe('sessions (POST /v1/sessions, invoke, close)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ workers: 1, label: 'sessions', env: { EXECUTOR: 'local', RECONCILE_S: '0.3', SESSION_RECORD_TTL_S: '600' } });
+    stack = await startStack({ workers: 1, label: 'sessions', env: { EXECUTOR: 'local', RECONCILE_S: '0.3', SESSION_RECORD_TTL_S: '600', API_STEP_ARGS_LIMIT: '4mb' } });
   });
   afterAll(() => stack.stop());
 
@@ -126,13 +126,48 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
     expect(long.body.error.details[0].path).toBe('expires_in_seconds');
   });
 
-  it('answers 409 for a client-chosen session_id that exists, whoever owns it, and keeps the first', async () => {
+  it('answers 409 when a tenant reuses its own session_id and keeps the first; another tenant gets its own session of that id', async () => {
     const id = `session-reuse${Date.now()}`;
     await open({ session_id: id, metadata: { first: true } });
     const again = await stack.api('POST', '/v1/sessions', { session_id: id, metadata: { first: false } });
     expect(again.status).toBe(409);
-    expect((await stack.api('POST', '/v1/sessions', { session_id: id }, { token: TOKENS.globex })).status).toBe(409);
+    expect(again.body.error.code).toBe('session_exists');
     expect((await stack.api('GET', `/v1/sessions/${id}`)).body.session.metadata).toEqual({ first: true });
+
+    // Another tenant learns nothing from the id: it gets a session of its own (no existence oracle, no squatting).
+    const g = { token: TOKENS.globex };
+    const theirs = await open({ session_id: id, approval: 'never', metadata: { tenant: 'globex' } }, TOKENS.globex);
+    expect(theirs).toMatchObject({ id, status: 'open' });
+    expect((await stack.api('POST', '/v1/sessions', { session_id: id }, g)).status).toBe(409);
+    expect((await stack.api('GET', `/v1/sessions/${id}`)).body.session).toMatchObject({ approval: 'writes', metadata: { first: true } });
+    expect((await stack.api('GET', `/v1/sessions/${id}`, undefined, g)).body.session).toMatchObject({ approval: 'never', metadata: { tenant: 'globex' } });
+    expect((await stack.api('GET', `/v1/sessions/${id}/tools`, undefined, g)).status).toBe(200);
+
+    // Each invokes in its own workspace; one correlation id in both is two invocations.
+    const mineW = await invoke(id, 'fs.write', { args: { path: 'who.txt', content: 'acme' }, approved: true, correlation_id: 'shared-corr' });
+    const theirsW = await invoke(id, 'fs.write', { args: { path: 'who.txt', content: 'globex' }, correlation_id: 'shared-corr' }, g);
+    expect([mineW.status, theirsW.status]).toEqual([200, 200]);
+    expect(mineW.body.invocation.id).not.toBe(theirsW.body.invocation.id);
+    expect((await invoke(id, 'fs.read', { args: { path: 'who.txt' } })).body.invocation.output.content).toBe('acme');
+    expect((await invoke(id, 'fs.read', { args: { path: 'who.txt' } }, g)).body.invocation.output.content).toBe('globex');
+    // Invocations are read by their own tenant only.
+    expect((await stack.api('GET', `/v1/invocations/${mineW.body.invocation.id}`)).body.invocation).toMatchObject({ session_id: id, status: 'succeeded' });
+    expect((await stack.api('GET', `/v1/invocations/${theirsW.body.invocation.id}`, undefined, g)).body.invocation).toMatchObject({ session_id: id, status: 'succeeded' });
+    expect((await stack.api('GET', `/v1/invocations/${mineW.body.invocation.id}`, undefined, g)).status).toBe(404);
+    expect((await stack.api('GET', `/v1/invocations/${theirsW.body.invocation.id}/logs`)).status).toBe(404);
+
+    // Closing acme's leaves globex's open and working.
+    expect((await stack.api('DELETE', `/v1/sessions/${id}`)).body).toEqual({ closed: true });
+    expect((await stack.api('GET', `/v1/sessions/${id}`, undefined, g)).body.session.status).toBe('open');
+    expect((await invoke(id, 'fs.read', { args: { path: 'who.txt' } })).status).toBe(409);
+    expect((await invoke(id, 'fs.read', { args: { path: 'who.txt' } }, g)).body.invocation).toMatchObject({ status: 'succeeded', output: { content: 'globex' } });
+    const archived = async (tenant: string) =>
+      JSON.parse((await stack.workspace.read(`tenants/${tenant}/workspaces/default/.agent/sessions/${id}/session.json`)).toString()) as { tenant: string; status: string };
+    expect(await archived('acme')).toMatchObject({ tenant: 'acme', status: 'closed' });
+    expect(await archived('globex')).toMatchObject({ tenant: 'globex', status: 'open' });
+    // And a close by globex is its own.
+    expect((await stack.api('DELETE', `/v1/sessions/${id}`, undefined, g)).body).toEqual({ closed: true });
+    expect((await stack.api('DELETE', `/v1/sessions/${id}`, undefined, g)).status).toBe(409);
   });
 
   it("hides a session and its invocations from another tenant (404)", async () => {
@@ -158,7 +193,7 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
   it('closes an expired session through the sweeper while nobody reads it', async () => {
     const session = await open({ expires_in_seconds: 1 });
     // Watch the record in Redis, not through the API: a read must not be what closes it.
-    await waitFor(async () => (await stack.redis.redis.hget(`${stack.config.KEY_PREFIX}session:${session.id}`, 'status')) === 'expired', {
+    await waitFor(async () => (await stack.redis.redis.hget(`${stack.config.KEY_PREFIX}session:acme:${session.id}`, 'status')) === 'expired', {
       timeoutMs: 10_000,
       label: 'the sweeper marked the session expired',
     });
@@ -235,7 +270,8 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
   it('fails an invocation whose output passes the tool output_limit_kb with output_too_large, keeping what it wrote', async () => {
     const session = await open();
     // 300 000 control characters: each one is six bytes of JSON, far over fs.read's 1536 KB.
-    await invoke(session.id, 'fs.write', { args: { path: 'big.bin', content: '\u0001'.repeat(300_000) }, approved: true });
+    // Its args are 1.8 MB of JSON: the stack raises API_STEP_ARGS_LIMIT for it.
+    expect((await invoke(session.id, 'fs.write', { args: { path: 'big.bin', content: '\u0001'.repeat(300_000) }, approved: true })).status).toBe(200);
     const r = await invoke(session.id, 'fs.read', { args: { path: 'big.bin' } });
     expect(r.status).toBe(200);
     expect(r.body.invocation).toMatchObject({ status: 'failed', output: null, error: { code: 'output_too_large', message: expect.stringContaining('output_limit_kb of 1536'), retryable: false } });
@@ -275,7 +311,7 @@ describe('sessions (POST /v1/sessions, invoke, close)', () => {
     expect(ttl).toBeGreaterThan(590);
     expect(ttl).toBeLessThanOrEqual(600);
     // Their Redis TTL ends (made to end now).
-    for (const key of [`${prefix}inv:${w.id}`, `${prefix}inv:${d.id}`, `${prefix}session:${session.id}`]) await stack.redis.redis.pexpire(key, 1);
+    for (const key of [`${prefix}inv:${w.id}`, `${prefix}inv:${d.id}`, `${prefix}session:acme:${session.id}`]) await stack.redis.redis.pexpire(key, 1);
     await waitFor(async () => (await stack.redis.redis.exists(`${prefix}inv:${w.id}`)) === 0, { label: 'the invocation left Redis' });
     expect((await stack.api('GET', `/v1/invocations/${w.id}`)).body.invocation).toMatchObject({ id: w.id, status: 'succeeded', output: { path: 'arch.txt' } });
     expect((await stack.api('GET', `/v1/invocations/${w.id}/artifacts`)).body.artifacts).toHaveLength(1);

@@ -2,6 +2,8 @@ import { startStack, TOKENS, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait-for';
 
 const wait = (seconds: number) => [{ tool: 'wait', args: { seconds } }];
+/** Long enough that the runs are still active while the second test reads every view of them. */
+const RUN_S = 4;
 
 describe('tenant-scoped queue stats and workers', () => {
   let stack: Stack;
@@ -15,10 +17,10 @@ describe('tenant-scoped queue stats and workers', () => {
 
   it('shows a tenant its own waiting runs and queued age, another tenant nothing of them, and an operator the fleet', async () => {
     const before = Date.now();
-    await stack.execute({ action: 'create', start: true, steps: wait(1) });
+    await stack.execute({ action: 'create', start: true, steps: wait(RUN_S) });
     const afterFirst = Date.now();
-    for (let i = 0; i < 2; i++) await stack.execute({ action: 'create', start: true, steps: wait(1) });
-    await stack.execute({ action: 'create', start: true, steps: wait(1) }, TOKENS.globex);
+    for (let i = 0; i < 2; i++) await stack.execute({ action: 'create', start: true, steps: wait(RUN_S) });
+    await stack.execute({ action: 'create', start: true, steps: wait(RUN_S) }, TOKENS.globex);
     await waitFor(() => Date.now() - afterFirst >= 200, { label: '200 ms to pass', intervalMs: 20 });
 
     const asked = Date.now();
@@ -111,5 +113,7 @@ describe('tenant-scoped queue stats and workers', () => {
     expect((await stack.api('POST', `/admin/dlq/${body.run_id}/replay`, undefined, { token: TOKENS.ops })).status).toBe(202);
     const after = await stats(TOKENS.globex);
     expect(after.dead_lettered).toBe(0);
+    // The replayed run fails again: it is counted again, and nothing is left running at stop.
+    await waitFor(async () => (await stats(TOKENS.globex)).dead_lettered === 1, { label: 'the replayed run to dead-letter again', timeoutMs: 15_000 });
   });
 });

@@ -24,10 +24,11 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** `password`: the server requires it (`requirepass`), and `url` carries it. */
+export async function startPrivateRedis(opts: { password?: string } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ay-private-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`;
   let server: ChildProcess | undefined;
   let frozen = false;
   const answers = async () => {
@@ -43,7 +44,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     }
   };
   const start = async () => {
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const auth = opts.password ? ['--requirepass', opts.password] : [];
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth], { stdio: 'ignore' });
     await waitFor(answers, { label: `redis-server on ${port} to answer`, timeoutMs: 10_000 });
   };
   const kill = async () => {

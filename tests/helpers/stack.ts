@@ -9,6 +9,7 @@ import { createLogger } from '@agentyard/observability';
 import { createWorkspace, type Workspace } from '@agentyard/workspace';
 import { buildApp } from '../../apps/api/src/app';
 import { createApiDeps } from '../../apps/api/src/compose';
+import { createApiServer } from '../../apps/api/src/http/server';
 import { createWorkerRuntime, type WorkerRuntime } from '../../apps/worker/src/compose';
 import { testRedis, uniqueQueueName, type TestRedis } from './redis';
 
@@ -103,7 +104,7 @@ export async function startStack(
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'test', secrets: config.secrets, destination: opts.logs ?? process.stderr });
   const policies = tenantPolicies(opts.tenants ?? {});
   const deps = await createApiDeps(config, { logger, workspace, version: 'test', policies });
-  const server: Server = buildApp(deps).listen(0, '127.0.0.1');
+  const server: Server = createApiServer(buildApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES }).listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const workers: WorkerRuntime[] = [];

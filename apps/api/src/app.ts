@@ -6,6 +6,7 @@ import { createAuthenticator, type Scope } from './http/authenticator';
 import { createStreamAuth, createStreamTickets } from './http/stream-ticket';
 import { streamTokenRouter } from './routes/stream-token';
 import { createErrorHandler, notFoundRoute } from './http/error-handler';
+import { bodyGuard, DEFAULT_STEP_ARGS_BYTES, edgeHeaders } from './http/edge';
 import { createRunCommands } from './run-commands';
 import { adminRouter, catalogRouter } from './routes/catalog';
 import { executeRouter } from './routes/execute';
@@ -32,7 +33,8 @@ const agentScope = (method: string, path: string): Scope =>
 export function buildApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Only TRUST_PROXY decides whose X-Forwarded-For counts (the failed-auth limit keys on req.ip).
+  app.set('trust proxy', deps.trustProxy ?? false);
   const commands = createRunCommands(deps);
   const tickets = deps.streamTickets ?? createStreamTickets({ redis: deps.redis, prefix: deps.keyPrefix ?? 'ay:', ttlS: 60 });
   const auth = createAuth(createAuthenticator({ apiKeys: deps.apiKeys, ...(deps.jwt ? { jwt: deps.jwt } : {}) }), deps.metrics.authRejections);
@@ -47,10 +49,13 @@ export function buildApp(deps: ApiDeps): Express {
           method: req.method,
           url: redactUrl(req.url),
         }),
+        // The status is what an access log needs; response headers (helmet's, rate limits) are noise.
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
   );
   app.use(httpMetrics(deps));
+  app.use(edgeHeaders(deps.corsOrigins ?? []));
   app.use(healthRouter(deps));
 
   const json = express.json({ limit: deps.bodyLimit ?? '4mb', strict: false });
@@ -63,14 +68,16 @@ export function buildApp(deps: ApiDeps): Express {
     return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
   };
   // Failed authentications are limited per address before any credential is checked.
-  if (deps.authFailureLimit) app.use(['/agent', '/admin', '/v1'], deps.authFailureLimit);
+  if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
   app.use('/admin', limited(auth('admin')));
   // Sessions invoke tools: they need sessions:write, whatever the method.
   app.use('/v1', limited(auth('sessions:write')));
-  app.use(json);
-  app.use(executeRouter(commands, deps.metrics));
+  // Bodies are parsed only here, behind auth: an unauthenticated (or unrouted) body is never read.
+  // The SSE route authenticates inside its router, so its (pointless) body is not read either.
+  app.use(AUTHENTICATED, (req, res, next) => (isSse(req.path) ? next() : json(req, res, next)), bodyGuard);
+  app.use(executeRouter(commands, deps.metrics, { stepArgsBytes: deps.stepArgsLimitBytes ?? DEFAULT_STEP_ARGS_BYTES }));
   app.use(runsRouter(deps, limited(createStreamAuth(tickets, auth('runs:read'), deps.metrics))));
   app.use(streamTokenRouter(deps, tickets));
   app.use(filesRouter(deps));
@@ -81,6 +88,9 @@ export function buildApp(deps: ApiDeps): Express {
   app.use(createErrorHandler(deps.logger));
   return app;
 }
+
+/** Every route prefix behind authentication; nothing else takes a body. */
+const AUTHENTICATED = ['/agent', '/admin', '/v1'];
 
 const isSse = (path: string) => /^\/logs\/[^/]+\/stream\/?$/.test(path);
 

@@ -20,6 +20,7 @@ export type ApiConfig = Pick<
   // Sessions: record TTL and limits.
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S' | 'SESSION_RATE_LIMIT_PER_MINUTE' | 'SESSION_MAX_CONCURRENCY'>> &
   Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>> &
+  Partial<Pick<Config, 'TRUST_PROXY' | 'CORS_ORIGINS' | 'API_STEP_ARGS_LIMIT'>> &
   Partial<Pick<Config, 'METRICS_TOKEN' | 'API_METRICS_PORT'>>;
 
 /**
@@ -135,6 +136,10 @@ export async function createApiDeps(
       dailyLimit: (tenant) => (opts.policies ?? defaultPolicies).get(tenant).daily_tokens,
     },
     ...rateLimit(redis, config),
+    // Edge (issue 10)
+    trustProxy: config.TRUST_PROXY ?? false,
+    corsOrigins: config.CORS_ORIGINS ?? [],
+    ...(config.API_STEP_ARGS_LIMIT !== undefined ? { stepArgsLimitBytes: config.API_STEP_ARGS_LIMIT } : {}),
     // Tenancy: caps shown in tenant views, SSE streams counted per tenant, /metrics protection.
     tenantPolicy: (tenant) => (opts.policies ?? defaultPolicies).get(tenant),
     streamLeases: createStreamLeases({ redis, prefix: config.KEY_PREFIX }),

@@ -57,6 +57,13 @@ export interface ApiDeps {
   rateLimit?: RequestHandler;
   /** Per-address limit on failed authentications, run before auth; none when off. */
   authFailureLimit?: RequestHandler;
+  // --- Edge (issue 10) ---
+  /** Express `trust proxy` (TRUST_PROXY). @default false */
+  trustProxy?: boolean | number | string;
+  /** Origins allowed by CORS (CORS_ORIGINS); none turns CORS off. @default [] */
+  corsOrigins?: string[];
+  /** Bytes of one step's or invocation's args as JSON (API_STEP_ARGS_LIMIT). @default 1048576 */
+  stepArgsLimitBytes?: number;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
   // Tenancy: tenant views, fair shares, /metrics protection.

@@ -1,9 +1,9 @@
 import { ConfigError, loadConfig, loadTenantsFile, type Config, type TenantPolicies } from '@agentyard/config';
 import { createLogger, describeListenError, listen } from '@agentyard/observability';
-import { createServer } from 'node:http';
 import { buildApp } from './app';
 import { createApiDeps, workspaceFromConfig } from './compose';
 import { trackInFlight } from './http/drain';
+import { createApiServer } from './http/server';
 import { buildMetricsApp } from './routes/metrics';
 import { readVersion } from './version';
 
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'agentyard-api', secrets: config.secrets });
   const version = readVersion();
   const deps = await createApiDeps(config, { logger, workspace: workspaceFromConfig(config), version, policies });
-  const server = createServer(buildApp(deps));
+  const server = createApiServer(buildApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES });
   let port: number;
   try {
     port = await listen(server, config.API_PORT);
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   }
   logger.info({ port, version }, 'agentyard api listening');
   // Tenancy: /metrics on a port of its own when API_METRICS_PORT is set (not on API_PORT then).
-  const metricsServer = config.API_METRICS_PORT === undefined ? undefined : createServer(buildMetricsApp(deps));
+  const metricsServer = config.API_METRICS_PORT === undefined ? undefined : createApiServer(buildMetricsApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES });
   if (metricsServer && config.API_METRICS_PORT !== undefined) {
     try {
       logger.info({ port: await listen(metricsServer, config.API_METRICS_PORT) }, 'agentyard api metrics listening');

@@ -20,7 +20,7 @@ export function registerSessionCommands(
   sessions
     .command('create')
     .description('open a session; prints its id')
-    .option('--id <session_id>', 'choose the id (session-…); an existing one is refused')
+    .option('--id <session_id>', 'choose the id (session-…, per tenant); one this tenant holds already is refused')
     .option('--workspace <id>', 'workspace id (shared with runs of the same id)')
     .option('--approval <mode>', 'never | writes | all (default writes)')
     .option('--allowed-path <dir...>', 'restrict tools to these workspace directories')

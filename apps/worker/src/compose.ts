@@ -178,8 +178,8 @@ export async function createWorkerRuntime(
     intervalMs: (config.RECONCILE_S ?? 10) * 1000,
     sessions,
     invocationJobs: { state: repairInvocationQueue.jobState, add: repairInvocationQueue.enqueue },
-    async onSessionExpired(id) {
-      const s = await sessions.session(id);
+    async onSessionExpired(ref) {
+      const s = await sessions.session(ref.tenant, ref.id);
       if (s) await sessionArchiver.session(s);
     },
     lockMs: config.WORKER_LOCK_MS,
@@ -215,11 +215,17 @@ export async function createWorkerRuntime(
     heartbeat,
     details: () => (model ? { model_breakers: model.breakers.states() } : {}),
     async ready() {
+      // /readyz answers without a token: it names what is down; the error (paths, hosts) is logged only.
       const checks: Record<string, string> = {};
-      await Promise.all([
-        redis.ping().then(() => (checks.redis = 'ok'), (e: Error) => (checks.redis = e.message)),
-        opts.workspace.ping().then(() => (checks.workspace = 'ok'), (e: Error) => (checks.workspace = e.message)),
-      ]);
+      const probe = (name: string, p: Promise<unknown>) =>
+        p.then(
+          () => (checks[name] = 'ok'),
+          (e: Error) => {
+            opts.logger.warn({ dependency: name, err: e.message }, `readiness: ${name} is down`);
+            checks[name] = 'down';
+          },
+        );
+      await Promise.all([probe('redis', redis.ping()), probe('workspace', opts.workspace.ping())]);
       return checks;
     },
     reconciler,

@@ -31,7 +31,7 @@ export function createHealthServer(opts: {
           const details = opts.details?.() ?? {};
           send(down.length ? 503 : 200, { status: down.length ? 'unavailable' : 'ready', checks, ...(down.length ? { down } : {}), ...details });
         },
-        (err: unknown) => send(503, { status: 'unavailable', error: (err as Error).message }),
+        () => send(503, { status: 'unavailable' }),
       );
       return;
     }

@@ -49,7 +49,8 @@ export function createInvocationWorker(opts: {
     const id = data.data.invocationId;
     const inv = await opts.sessions.invocation(id);
     if (!inv) return { skipped: 'invocation gone' };
-    const session = await opts.sessions.session(inv.session_id);
+    // The record's own tenant names its session: session ids are per tenant.
+    const session = await opts.sessions.session(inv.tenant, inv.session_id);
     const begun = await opts.sessions.begin(id);
     if (begun === 'gone') return { skipped: 'not running' };
     if (begun === 'started') {

@@ -74,6 +74,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ EXECUTOR: 'docker' })).toThrow(/EXECUTOR/);
   });
 
+  it('reads TRUST_PROXY as off, a hop count or an address list, CORS_ORIGINS as origins, API_STEP_ARGS_LIMIT as bytes, and names bad values', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({}).CORS_ORIGINS).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).CORS_ORIGINS).toEqual(['https://a.example', 'http://localhost:3000']);
+    expect(loadConfig({ TRUST_PROXY: 'uniquelocal,fd00::/8' }).TRUST_PROXY).toBe('uniquelocal,fd00::/8');
+    for (const bad of ['everyone', '999.1.1.1', '10.0.0.0/33', 'loopback/8', '10.0.0.1,']) expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY:/);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://a.example/app' })).toThrow(/CORS_ORIGINS/);
+    expect(() => loadConfig({ API_MAX_HEADER_BYTES: '10' })).toThrow(/API_MAX_HEADER_BYTES/);
+    expect(loadConfig({}).API_STEP_ARGS_LIMIT).toBe(1024 * 1024);
+    expect(loadConfig({ API_STEP_ARGS_LIMIT: '256kb' }).API_STEP_ARGS_LIMIT).toBe(256 * 1024);
+    expect(() => loadConfig({ API_STEP_ARGS_LIMIT: 'lots' })).toThrow(/API_STEP_ARGS_LIMIT/);
+  });
+
   it('requires API_KEYS only where asked (the API), not for the worker', () => {
     expect(() => loadConfig({}, { requireApiKeys: true })).toThrow(/API_KEYS: required/);
     expect(loadConfig({}).API_KEYS).toEqual([]);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -164,7 +165,55 @@ const Env = z.object({
   /** Kubernetes API: in-cluster service account when unset, else this kubeconfig file. */
   KUBECONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  // --- Edge of the API (issue 10: limits, proxies, CORS) ---
+  /**
+   * Which proxies' X-Forwarded-For the API believes, as Express's `trust proxy`: `false` (the
+   * socket address is the client; the default), a number of hops, or a comma-separated list of
+   * addresses, CIDRs and `loopback`/`linklocal`/`uniquelocal`. Behind an ingress set it, or the
+   * failed-auth limit counts every client as the ingress's one address.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .default('false')
+    .refine(trustProxyValid, 'false, true, a number of hops, or a comma-separated list of addresses/CIDRs (loopback, linklocal, uniquelocal)')
+    .transform((v): boolean | number | string => (v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v)),
+  /** Browser origins allowed to call the API (CORS), comma separated (`https://app.example.com`); empty = CORS off. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'each origin is scheme://host[:port], without a path'))),
+  /**
+   * One step's `args` (and one session invocation's) as JSON, like `1mb` or `256kb`; beyond it a
+   * 400 naming `steps[i].args`. Files written through fs.write travel in args: raise it (up to
+   * API_BODY_LIMIT) where plans carry bigger files.
+   */
+  API_STEP_ARGS_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'a size like 1mb, 256kb or 65536b')
+    .default('1mb')
+    .transform((v) => {
+      const [, n, unit] = /^(\d+)(b|kb|mb)$/i.exec(v)!;
+      return Number(n) * { b: 1, kb: 1024, mb: 1024 * 1024 }[unit!.toLowerCase() as 'b' | 'kb' | 'mb'];
+    }),
+  /** Bytes of request line plus headers Node accepts; beyond it a 431 in the JSON envelope. */
+  API_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
 });
+
+/** What Express's `trust proxy` (proxy-addr) accepts, checked here so a typo fails the start with its name. */
+function trustProxyValid(v: string): boolean {
+  if (/^(false|true|\d{1,2})$/.test(v)) return true;
+  return v.split(',').every((item) => {
+    const [addr = '', bits, ...rest] = item.trim().split('/');
+    if (rest.length > 0) return false;
+    if (bits === undefined && ['loopback', 'linklocal', 'uniquelocal'].includes(addr)) return true;
+    const family = isIP(addr);
+    if (family === 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+}
 
 export interface ApiKey {
   tenant: string;

@@ -10,17 +10,39 @@ import { formatPath } from './zod-issues';
 export const MAX_BODY_DEPTH = 64;
 
 /**
- * The path (`steps[0].args.a.b`) of the first value nested deeper than `maxDepth`, or
- * undefined. Iterative, so it cannot itself overflow the stack whatever the input.
+ * Keys that mean something to JavaScript's object model. `JSON.parse` keeps `__proto__` as an
+ * own key, but zod's records and most object spreads drop or reinterpret it, so a label or an
+ * argument would vanish silently (or, copied with `Object.assign` somewhere, set a prototype).
+ * Refused anywhere in a body, naming the field, so the client learns instead of losing data.
  */
-export function tooDeepAt(value: unknown, maxDepth = MAX_BODY_DEPTH): string | undefined {
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** What is wrong with a parsed JSON body as a whole, and where. */
+export interface BodyProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * The first value nested deeper than `maxDepth`, or the first reserved key, anywhere in
+ * `value` (path as `steps[0].args.a.b`); undefined when neither. Iterative, so it cannot
+ * itself overflow the stack whatever the input.
+ */
+export function bodyProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): BodyProblem | undefined {
   const stack: { v: unknown; path: PropertyKey[] }[] = [{ v: value, path: [] }];
   while (stack.length > 0) {
     const { v, path } = stack.pop()!;
     if (typeof v !== 'object' || v === null) continue;
-    if (path.length >= maxDepth) return formatPath(path);
-    if (Array.isArray(v)) v.forEach((child, i) => stack.push({ v: child, path: [...path, i] }));
-    else for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: [...path, k] });
+    if (path.length >= maxDepth) return { path: formatPath(path), message: `nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(v)) {
+      v.forEach((child, i) => stack.push({ v: child, path: [...path, i] }));
+      continue;
+    }
+    // Object.keys lists an own `__proto__` (as JSON.parse makes it); `in` or v[k] would not.
+    for (const k of Object.keys(v)) {
+      if (RESERVED_KEYS.has(k)) return { path: formatPath([...path, k]), message: `"${k}" is a reserved key and not accepted` };
+      stack.push({ v: (v as Record<string, unknown>)[k], path: [...path, k] });
+    }
   }
   return undefined;
 }

@@ -36,4 +36,3 @@ export function compareIds(a: string, b: string): number {
   return am !== bm ? am - bm : an - bn;
 }
 
-export const STREAM_ID = /^\d{1,20}-\d{1,20}$/;

@@ -3,6 +3,7 @@ import { within, type RunOptions } from '@agentyard/core';
 import { runKeys } from './keys';
 import type { RunStore } from './run-store';
 import type { SessionStore } from './session-store';
+import type { SessionRef } from './session-keys';
 import { repairInvocations, type InvocationJobs, type InvocationRepairKind } from './invocation-repair';
 
 /** What BullMQ holds for the job of one run generation. */
@@ -65,7 +66,7 @@ export function createReconciler(opts: {
   /** Sessions past their expiry are closed (status expired) in the same pass, read or not. */
   sessions?: SessionStore;
   /** Called with each session the pass expired (its archive is rewritten). */
-  onSessionExpired?(sessionId: string): Promise<void>;
+  onSessionExpired?(session: SessionRef): Promise<void>;
   /** The invocation queue: running invocations without a job get it. */
   invocationJobs?: InvocationJobs;
   onError?(err: unknown): void;
@@ -137,7 +138,7 @@ export function createReconciler(opts: {
     for (const { tenant, runId } of await store.dueForExpiry(500)) if (await store.expire(tenant, runId)) n += 1;
     if (n > 0) opts.onExpired?.(n);
     if (opts.sessions) {
-      for (const id of await opts.sessions.due(500)) if ((await opts.sessions.expire(id)) && opts.onSessionExpired) await opts.onSessionExpired(id);
+      for (const ref of await opts.sessions.due(500)) if ((await opts.sessions.expire(ref)) && opts.onSessionExpired) await opts.onSessionExpired(ref);
     }
     return n;
   };

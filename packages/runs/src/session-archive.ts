@@ -81,15 +81,16 @@ export function createSessionArchive(opts: {
 export function createSessionReader(opts: { store: SessionStore; archive: SessionArchive }) {
   /** Redis first (another tenant's record is as good as none), then the tenant's own archive. */
   const located =
-    <T extends { tenant: string }>(what: string, live: (id: string) => Promise<T | undefined>, archived: (tenant: string, id: string) => Promise<T | undefined>) =>
+    <T extends { tenant: string }>(what: string, live: (tenant: string, id: string) => Promise<T | undefined>, archived: (tenant: string, id: string) => Promise<T | undefined>) =>
     async (tenant: string, id: string): Promise<T> => {
-      const found = (await live(id)) ?? (await archived(tenant, id));
+      const found = (await live(tenant, id)) ?? (await archived(tenant, id));
       if (!found || found.tenant !== tenant) throw new NotFoundError(what, id);
       return found;
     };
   return {
     session: located<Session>('session', opts.store.session, opts.archive.readSession),
-    invocation: located<Invocation>('invocation', opts.store.invocation, opts.archive.readInvocation),
+    // Invocation ids are global (random, server-chosen); the tenant check below is what scopes them.
+    invocation: located<Invocation>('invocation', (_tenant, id) => opts.store.invocation(id), opts.archive.readInvocation),
   };
 }
 export type SessionReader = ReturnType<typeof createSessionReader>;

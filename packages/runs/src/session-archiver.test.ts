@@ -61,7 +61,29 @@ describe('session archiver on real Redis', () => {
     const ttl = await t.redis.ttl(`${t.prefix}inv:inv-0000000000000a01`);
     expect(ttl).toBeGreaterThan(590);
     expect(ttl).toBeLessThanOrEqual(600);
-    expect(await t.redis.ttl(`${t.prefix}session:session-arch1`)).toBeGreaterThan(650);
+    expect(await t.redis.ttl(`${t.prefix}session:acme:session-arch1`)).toBeGreaterThan(650);
     expect(await store.pendingArchives(10)).toEqual([]);
+  });
+
+  it("retries the pending archives of two tenants' sessions of one id, each into its own tenant", async () => {
+    const storage = flakyStorage();
+    const archive = createSessionArchive(storage);
+    const archiver = createSessionArchiver({ store, archive, onError: () => undefined });
+    const mine = await store.create('acme', 'session-shared1', { workspace_id: 'wa', approval: 'never', metadata: { who: 'acme' } }, 60);
+    const theirs = await store.create('globex', 'session-shared1', { workspace_id: 'wg', approval: 'all', metadata: { who: 'globex' } }, 60);
+    storage.state.down = true;
+    await archiver.session(mine);
+    await archiver.session(theirs);
+    expect(await store.pendingArchives(10)).toEqual([
+      { kind: 'session', tenant: 'acme', id: 'session-shared1' },
+      { kind: 'session', tenant: 'globex', id: 'session-shared1' },
+    ]);
+    await store.close('globex', 'session-shared1');
+    storage.state.down = false;
+    expect(await archiver.retryPending(10)).toEqual({ archived: 2 });
+    expect(await archive.readSession('acme', 'session-shared1')).toMatchObject({ tenant: 'acme', workspace_id: 'wa', status: 'open', metadata: { who: 'acme' } });
+    expect(await archive.readSession('globex', 'session-shared1')).toMatchObject({ tenant: 'globex', workspace_id: 'wg', status: 'closed', metadata: { who: 'globex' } });
+    expect(storage.files.has('acme/wa/.agent/sessions/session-shared1/session.json')).toBe(true);
+    expect(storage.files.has('globex/wg/.agent/sessions/session-shared1/session.json')).toBe(true);
   });
 });

@@ -27,12 +27,12 @@ export function createSessionArchiver(opts: { store: SessionStore; archive: Sess
     }
   };
   return {
-    session: (s) => attempt({ kind: 'session', id: s.id }, () => archive.writeSession(s)),
+    session: (s) => attempt({ kind: 'session', tenant: s.tenant, id: s.id }, () => archive.writeSession(s)),
     invocation: (inv, ws) => attempt({ kind: 'invocation', id: inv.id, workspace_id: ws }, () => archive.writeInvocation(inv, ws)),
     async retryPending(limit) {
       let archived = 0;
       for (const ref of await store.pendingArchives(limit)) {
-        const record = ref.kind === 'session' ? await store.session(ref.id) : await store.invocation(ref.id);
+        const record = ref.kind === 'session' ? await store.session(ref.tenant, ref.id) : await store.invocation(ref.id);
         if (record) {
           try {
             if (ref.kind === 'session') await archive.writeSession(record as Session);

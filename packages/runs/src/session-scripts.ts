@@ -1,7 +1,8 @@
 /**
  * The session store's atomic operations, one Lua script per transition. Each checks the
  * state it starts from and writes the new one in the same step, so two API processes (or
- * an API and the sweeper) can never both win a transition.
+ * an API and the sweeper) can never both win a transition. Session keys are the tenant's
+ * own (session-keys.ts): a script only ever sees the sessions of the tenant that named them.
  *
  * Every script returns a table whose first element is one of SESSION_CODES.
  */
@@ -11,7 +12,7 @@ export const SESSION_CODES = {
   missing: 'missing',
   /** Not in a state the operation starts from; second element: the current status. */
   invalid: 'invalid',
-  /** create: the session id is taken. reserve: the correlation id is; second element: its invocation. */
+  /** create: the tenant uses this session id already. reserve: the correlation id is taken; second element: its invocation. */
   exists: 'exists',
   /** begin: an earlier worker already started this invocation (and died): never run it twice. */
   started: 'started',
@@ -31,10 +32,12 @@ const script = (body: string) => `${codesLua}\n${body}`;
  * createSession
  * KEYS  1 session hash, 2 expiring zset, 3 the tenant's open sessions zset
  * ARGV  1 session id, 2 tenant, 3 doc JSON, 4 now ISO, 5 expires_at ms, 6 expires_at ISO,
- *       7 key TTL s (session lifetime + record TTL), 8 now ms, 9 max open sessions (0: no limit)
- * Returns {ok} | {exists} | {limited, 'max_open_sessions', ms until the soonest expiry}. A
- * taken id is refused whoever owns it: never an overwrite. Sessions past their expiry do not
- * count as open even before the sweeper reached them.
+ *       7 key TTL s (session lifetime + record TTL), 8 now ms, 9 max open sessions (0: no limit),
+ *       10 its member of the expiring zset (`<tenant> <session id>`)
+ * Returns {ok} | {exists} | {limited, 'max_open_sessions', ms until the soonest expiry}. An id
+ * the tenant holds already is refused: never an overwrite. Another tenant's session of the same
+ * id is another key, so it neither refuses nor shows. Sessions past their expiry do not count
+ * as open even before the sweeper reached them.
  */
 export const CREATE_SESSION_LUA = script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {C.exists} end
@@ -47,7 +50,7 @@ end
 redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'status', 'open', 'doc', ARGV[3], 'created_at', ARGV[4],
   'expires_at_ms', ARGV[5], 'expires_at', ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[10])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
 -- Bounded: the set lives as long as its longest-lived member could.
 if redis.call('TTL', KEYS[3]) < tonumber(ARGV[7]) then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
@@ -57,7 +60,7 @@ return {C.ok}
 /**
  * closeSession: open -> closed.
  * KEYS  1 session hash, 2 expiring zset, 3 the tenant's open sessions zset
- * ARGV  1 session id, 2 tenant, 3 now ISO, 4 record TTL s
+ * ARGV  1 session id, 2 tenant, 3 now ISO, 4 record TTL s, 5 its member of the expiring zset
  * Returns {ok} | {missing} | {invalid, status}.
  */
 export const CLOSE_SESSION_LUA = script(`
@@ -66,7 +69,7 @@ if not tenant or tenant ~= ARGV[2] then return {C.missing} end
 if status ~= 'open' then return {C.invalid, status} end
 redis.call('HSET', KEYS[1], 'status', 'closed', 'closed_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return {C.ok}
 `);
@@ -74,18 +77,18 @@ return {C.ok}
 /**
  * expireSession: open -> expired, once its expiry has passed (the sweeper's transition).
  * KEYS  1 session hash, 2 expiring zset, 3 its tenant's open sessions zset
- * ARGV  1 session id, 2 now ms, 3 now ISO, 4 record TTL s
+ * ARGV  1 session id, 2 now ms, 3 now ISO, 4 record TTL s, 5 its member of the expiring zset
  * Returns {ok} | {missing} | {invalid, status} | {not_due}. A missing or no longer open
  * session leaves the work list too.
  */
 export const EXPIRE_SESSION_LUA = script(`
 local status, at = unpack(redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms'))
-if not status then redis.call('ZREM', KEYS[2], ARGV[1]) return {C.missing} end
-if status ~= 'open' then redis.call('ZREM', KEYS[2], ARGV[1]) return {C.invalid, status} end
+if not status then redis.call('ZREM', KEYS[2], ARGV[5]) return {C.missing} end
+if status ~= 'open' then redis.call('ZREM', KEYS[2], ARGV[5]) return {C.invalid, status} end
 if tonumber(at) > tonumber(ARGV[2]) then return {C.notDue} end
 redis.call('HSET', KEYS[1], 'status', 'expired', 'closed_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return {C.ok}
 `);
@@ -99,7 +102,7 @@ return {C.ok}
  *       4 session running set, 5 session rate counter, 6 running invocations zset
  * ARGV  1 invocation id, 2 tenant, 3 doc JSON, 4 now ISO, 5 now ms, 6 record TTL s,
  *       7 has correlation id ('1'|'0'), 8 invocations per minute (0: no limit),
- *       9 invocations running at once (0: no limit)
+ *       9 invocations running at once (0: no limit), 10 session id (the record names it)
  * Returns {ok} | {missing} | {invalid, status} | {exists, invocation id} |
  *         {limited, 'concurrency' | 'rate', ms until it frees up (-1: when one finishes)}.
  */
@@ -121,8 +124,7 @@ if perMinute > 0 then
   if used == 0 then redis.call('SET', KEYS[5], 1, 'PX', 60000) else redis.call('INCR', KEYS[5]) end
 end
 if ARGV[7] == '1' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[6]) end
-local sid = string.match(KEYS[1], 'session:([^:]+)$')
-redis.call('HSET', KEYS[3], 'tenant', ARGV[2], 'session_id', sid, 'status', 'running', 'doc', ARGV[3], 'created_at', ARGV[4])
+redis.call('HSET', KEYS[3], 'tenant', ARGV[2], 'session_id', ARGV[10], 'status', 'running', 'doc', ARGV[3], 'created_at', ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])

@@ -18,15 +18,16 @@ describe('session store transitions on real Redis', () => {
 
   it('expires a session only once its expiry passed, and only while it is open', async () => {
     const id = sid();
+    const ref = { tenant: 'acme', id };
     await store.create('acme', id, doc, 60);
-    expect(await store.due(10)).not.toContain(id);
-    expect(await store.expire(id)).toBe(false);
+    expect(await store.due(10)).not.toContainEqual(ref);
+    expect(await store.expire(ref)).toBe(false);
     now += 61_000;
-    expect(await store.due(10)).toContain(id);
-    expect(await store.expire(id)).toBe(true);
+    expect(await store.due(10)).toContainEqual(ref);
+    expect(await store.expire(ref)).toBe(true);
     expect((await store.get('acme', id)).status).toBe('expired');
-    expect(await store.expire(id)).toBe(false);
-    expect(await store.due(10)).not.toContain(id);
+    expect(await store.expire(ref)).toBe(false);
+    expect(await store.due(10)).not.toContainEqual(ref);
     await expect(store.close('acme', id)).rejects.toMatchObject({ status: 409 });
   });
 
@@ -36,7 +37,7 @@ describe('session store transitions on real Redis', () => {
     await expect(store.close('globex', id)).rejects.toMatchObject({ status: 404 });
     expect((await store.close('acme', id)).status).toBe('closed');
     await expect(store.close('acme', id)).rejects.toMatchObject({ status: 409 });
-    expect(await store.due(100)).not.toContain(id);
+    expect(await store.due(100)).not.toContainEqual({ tenant: 'acme', id });
   });
 
   it('reserves a correlation id once; its invocation is returned even after the session closed', async () => {
@@ -51,6 +52,71 @@ describe('session store transitions on real Redis', () => {
     expect((await store.reserve('acme', id, { id: 'inv-00000000000000c3', tool_name: 'fs.read', args: {}, correlation_id: 'c1' })).invocationId).toBe('inv-00000000000000a1');
     await expect(store.reserve('acme', id, { id: 'inv-00000000000000d4', tool_name: 'fs.read', args: {} })).rejects.toMatchObject({ status: 409 });
     await expect(store.reserve('globex', id, { id: 'inv-00000000000000e5', tool_name: 'fs.read', args: {}, correlation_id: 'c1' })).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('scopes a session id to its tenant: a reuse by the same tenant is refused, another tenant gets a session of its own', async () => {
+    const id = sid();
+    const first = await store.create('acme', id, { ...doc, metadata: { who: 'acme' } }, 60);
+    await expect(store.create('acme', id, { ...doc, metadata: { who: 'again' } }, 60)).rejects.toMatchObject({ status: 409, code: 'session_exists' });
+    const theirs = await store.create('globex', id, { ...doc, workspace_id: 'g', metadata: { who: 'globex' } }, 120);
+    expect(theirs).toMatchObject({ id, tenant: 'globex', workspace_id: 'g', metadata: { who: 'globex' } });
+    await expect(store.create('globex', id, doc, 60)).rejects.toMatchObject({ status: 409 });
+    // Each tenant reads its own, and the first is kept.
+    expect(await store.get('acme', id)).toMatchObject({ tenant: 'acme', metadata: { who: 'acme' }, expires_at: first.expires_at });
+    expect(await store.get('globex', id)).toMatchObject({ tenant: 'globex', metadata: { who: 'globex' } });
+    expect(await store.session('initech', id)).toBeUndefined();
+
+    // One correlation id in both: two invocations, each its tenant's.
+    const a = await store.reserve('acme', id, { id: 'inv-00000000000030a1', tool_name: 'fs.read', args: {}, correlation_id: 'same' });
+    const g = await store.reserve('globex', id, { id: 'inv-00000000000030b1', tool_name: 'fs.read', args: {}, correlation_id: 'same' });
+    expect([a, g]).toEqual([{ invocationId: 'inv-00000000000030a1', reserved: true }, { invocationId: 'inv-00000000000030b1', reserved: true }]);
+    expect(await store.invocationForTenant('globex', 'inv-00000000000030b1')).toMatchObject({ tenant: 'globex', session_id: id });
+    await expect(store.invocationForTenant('acme', 'inv-00000000000030b1')).rejects.toMatchObject({ status: 404 });
+    // A failure gives the correlation id back in its own session only.
+    await store.begin('inv-00000000000030a1');
+    await store.finish('inv-00000000000030a1', 'failed', { ...result, error: { code: 'x', message: 'm', retryable: true } });
+    expect(await store.reserve('globex', id, { id: 'inv-00000000000030b2', tool_name: 'fs.read', args: {}, correlation_id: 'same' })).toEqual({ invocationId: 'inv-00000000000030b1', reserved: false });
+    expect(await store.reserve('acme', id, { id: 'inv-00000000000030a2', tool_name: 'fs.read', args: {}, correlation_id: 'same' })).toEqual({ invocationId: 'inv-00000000000030a2', reserved: true });
+
+    // Closing one leaves the other open; the sweeper sees each by tenant and id.
+    expect((await store.close('acme', id)).status).toBe('closed');
+    expect((await store.get('globex', id)).status).toBe('open');
+    now += 61_000;
+    expect(await store.due(100)).not.toContainEqual({ tenant: 'acme', id });
+    expect(await store.due(100)).not.toContainEqual({ tenant: 'globex', id });
+    now += 60_000;
+    expect(await store.due(100)).toContainEqual({ tenant: 'globex', id });
+    expect(await store.expire({ tenant: 'acme', id })).toBe(false);
+    expect((await store.get('acme', id)).status).toBe('closed');
+    expect(await store.expire({ tenant: 'globex', id })).toBe(true);
+    expect((await store.get('globex', id)).status).toBe('expired');
+  });
+
+  it("keeps each tenant's limits on its own session of a shared id", async () => {
+    const limited = createSessionStore({ redis: t.redis, prefix: t.prefix, now: () => now, limits: { ratePerMinute: 0, maxConcurrency: 1, maxOpenSessions: () => 1 } });
+    const id = sid();
+    await limited.create('acme', id, doc, 600);
+    // max_open_sessions counts the tenant's own sessions, whoever else uses the id.
+    await limited.create('globex', id, doc, 600);
+    await expect(limited.create('acme', sid(), doc, 600)).rejects.toMatchObject({ status: 429 });
+    expect(await limited.reserve('acme', id, { id: 'inv-00000000000040a1', tool_name: 'log', args: {} })).toMatchObject({ reserved: true });
+    // acme's running invocation takes no slot of globex's session.
+    expect(await limited.reserve('globex', id, { id: 'inv-00000000000040b1', tool_name: 'log', args: {} })).toMatchObject({ reserved: true });
+    expect(await limited.reserve('acme', id, { id: 'inv-00000000000040a2', tool_name: 'log', args: {} })).toMatchObject({ limited: 'concurrency' });
+    // And the finish of globex's frees globex's slot, not acme's.
+    await limited.begin('inv-00000000000040b1');
+    await limited.finish('inv-00000000000040b1', 'succeeded', result);
+    expect(await limited.reserve('acme', id, { id: 'inv-00000000000040a3', tool_name: 'log', args: {} })).toMatchObject({ limited: 'concurrency' });
+    expect(await limited.reserve('globex', id, { id: 'inv-00000000000040b2', tool_name: 'log', args: {} })).toMatchObject({ reserved: true });
+  });
+
+  it('drops work-list members of an older shape instead of retrying them forever', async () => {
+    await t.redis.zadd(`${t.prefix}sessions:expiring`, 0, 'session-untenanted');
+    await t.redis.zadd(`${t.prefix}sessions:archive-pending`, 0, 's session-untenanted');
+    expect(await store.due(1000)).not.toContainEqual(expect.objectContaining({ id: 'session-untenanted' }));
+    expect(await store.pendingArchives(1000)).toEqual([]);
+    expect(await t.redis.zscore(`${t.prefix}sessions:expiring`, 'session-untenanted')).toBeNull();
+    expect(await t.redis.zscore(`${t.prefix}sessions:archive-pending`, 's session-untenanted')).toBeNull();
   });
 
   it('lets only the first begin run an invocation, and finishes it once', async () => {
@@ -120,6 +186,6 @@ describe('session store transitions on real Redis', () => {
     // Past its expiry a session no longer counts, swept or not.
     now += 61_000;
     await capped.create('capped', d, doc, 60);
-    expect(await capped.expire(c)).toBe(true);
+    expect(await capped.expire({ tenant: 'capped', id: c })).toBe(true);
   });
 });

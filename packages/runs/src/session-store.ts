@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { InvalidStateError, NotFoundError, type ErrorData } from '@agentyard/core';
-import { sessionKeys } from './session-keys';
+import { sessionKeys, sessionMember, sessionRefOf, type SessionRef } from './session-keys';
 import { SESSION_CODES, SESSION_SCRIPTS, type SessionScriptName } from './session-scripts';
 import {
   OpenSessionsLimitError,
@@ -15,14 +15,19 @@ import {
   type SessionStatus,
 } from './session-types';
 
+/**
+ * Sessions are named by tenant and id together (session-keys.ts): every method that takes a
+ * session id takes its tenant, and another tenant's session of the same id is another session.
+ */
 export interface SessionStore {
+  /** 409 SessionExistsError only when this tenant holds the id already. */
   create(tenant: string, id: string, doc: SessionDoc, lifetimeS: number): Promise<Session>;
   /** Another tenant's session is indistinguishable from none (NotFoundError). */
   get(tenant: string, id: string): Promise<Session>;
   close(tenant: string, id: string): Promise<Session>;
   /** Sessions whose expiry has passed, oldest first. */
-  due(limit: number): Promise<string[]>;
-  expire(id: string): Promise<boolean>;
+  due(limit: number): Promise<SessionRef[]>;
+  expire(session: SessionRef): Promise<boolean>;
   /** Reserves the correlation id and the record; `reserved` false: an earlier request holds it. */
   /** A session limit refusing is an answer, not an error: the caller records the denial. */
   reserve(
@@ -47,8 +52,8 @@ export interface SessionStore {
   /** Read without a tenant check: workers only. */
   invocation(invocationId: string): Promise<Invocation | undefined>;
   invocationForTenant(tenant: string, invocationId: string): Promise<Invocation>;
-  /** Read without a tenant check: workers only. */
-  session(id: string): Promise<Session | undefined>;
+  /** The tenant's session, or undefined: for the workers and the reader, which answer absence themselves. */
+  session(tenant: string, id: string): Promise<Session | undefined>;
 }
 
 type Reply = [string, string?, string?];
@@ -57,14 +62,15 @@ type Reply = [string, string?, string?];
 const retryAfter = (ms: number) => (Number.isFinite(ms) && ms > 0 ? Math.ceil(ms / 1000) : 1);
 type Scripted = Redis & Record<SessionScriptName, (...a: (string | number)[]) => Promise<Reply>>;
 
-/** A record whose archive is pending: a session, or an invocation with its session's workspace. */
-export type ArchiveRecordRef = { kind: 'session'; id: string } | { kind: 'invocation'; id: string; workspace_id: string };
+/** A record whose archive is pending: a session (its tenant and id), or an invocation with its session's workspace. */
+export type ArchiveRecordRef = ({ kind: 'session' } & SessionRef) | { kind: 'invocation'; id: string; workspace_id: string };
 
-const memberOf = (r: ArchiveRecordRef) => (r.kind === 'session' ? `s ${r.id}` : `i ${r.id} ${r.workspace_id}`);
+const memberOf = (r: ArchiveRecordRef) => (r.kind === 'session' ? `s ${sessionMember(r)}` : `i ${r.id} ${r.workspace_id}`);
 const refOf = (m: string): ArchiveRecordRef | undefined => {
-  const [kind, id, ws] = m.split(' ');
-  if (kind === 's' && id) return { kind: 'session', id };
-  if (kind === 'i' && id && ws) return { kind: 'invocation', id, workspace_id: ws };
+  const [kind, a, b, extra] = m.split(' ');
+  if (extra !== undefined || !a || !b) return undefined;
+  if (kind === 's') return { kind: 'session', tenant: a, id: b };
+  if (kind === 'i') return { kind: 'invocation', id: a, workspace_id: b };
   return undefined;
 };
 
@@ -93,9 +99,10 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
     for (const [name, s] of Object.entries(SESSION_SCRIPTS)) redis.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
   }
 
-  const session = async (id: string): Promise<Session | undefined> => {
-    const h = await redis.hgetall(k.session(id));
-    if (!h.tenant) return undefined;
+  const session = async (tenant: string, id: string): Promise<Session | undefined> => {
+    const h = await redis.hgetall(k.session(tenant, id));
+    // The key is the tenant's own; the record's tenant is compared anyway, as every read does.
+    if (!h.tenant || h.tenant !== tenant) return undefined;
     return {
       id,
       tenant: h.tenant,
@@ -107,10 +114,11 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
     };
   };
   const get = async (tenant: string, id: string) => {
-    const s = await session(id);
-    if (!s || s.tenant !== tenant) throw new NotFoundError('session', id);
+    const s = await session(tenant, id);
+    if (!s) throw new NotFoundError('session', id);
     return s;
   };
+  const recordKey = (r: ArchiveRecordRef) => (r.kind === 'session' ? k.session(r.tenant, r.id) : k.invocation(r.id));
   const invocation = async (id: string): Promise<Invocation | undefined> => {
     const h = await redis.hgetall(k.invocation(id));
     if (!h.tenant) return undefined;
@@ -145,28 +153,36 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
       const expires = ms + lifetimeS * 1000;
       const max = finite(limits?.maxOpenSessions(tenant) ?? 0);
       const [code, , waitMs] = await redis.ayCreateSession(
-        k.session(id), k.sessionsExpiring, k.tenantOpenSessions(tenant),
+        k.session(tenant, id), k.sessionsExpiring, k.tenantOpenSessions(tenant),
         id, tenant, JSON.stringify(doc), new Date(ms).toISOString(), expires, new Date(expires).toISOString(), lifetimeS + ttl, ms, max,
+        sessionMember({ tenant, id }),
       );
       if (code === SESSION_CODES.exists) throw new SessionExistsError(id);
       if (code === SESSION_CODES.limited) throw new OpenSessionsLimitError(max, retryAfter(Number(waitMs)));
-      return (await session(id))!;
+      return (await session(tenant, id))!;
     },
     async close(tenant, id) {
       const [code, status] = await redis.ayCloseSession(
-        k.session(id), k.sessionsExpiring, k.tenantOpenSessions(tenant), id, tenant, new Date(now()).toISOString(), ttl,
+        k.session(tenant, id), k.sessionsExpiring, k.tenantOpenSessions(tenant), id, tenant, new Date(now()).toISOString(), ttl,
+        sessionMember({ tenant, id }),
       );
       if (code === SESSION_CODES.missing) throw new NotFoundError('session', id);
       if (code === SESSION_CODES.invalid) throw new InvalidStateError(`session ${id} is ${status} already`);
       return get(tenant, id);
     },
-    due: (limit) => redis.zrangebyscore(k.sessionsExpiring, 0, now(), 'LIMIT', 0, limit),
-    async expire(id) {
+    async due(limit) {
+      const members = await redis.zrangebyscore(k.sessionsExpiring, 0, now(), 'LIMIT', 0, limit);
+      // A member that names no tenant (written before sessions were tenant-scoped) would head
+      // the list forever: it is dropped; its session's keys end with their TTL.
+      const junk = members.filter((m) => !sessionRefOf(m));
+      if (junk.length > 0) await redis.zrem(k.sessionsExpiring, ...junk);
+      return members.flatMap((m) => sessionRefOf(m) ?? []);
+    },
+    async expire(ref) {
       const ms = now();
-      // The tenant names its open-sessions set; a session gone from Redis has none to leave.
-      const tenant = (await redis.hget(k.session(id), 'tenant')) ?? '';
       const [code] = await redis.ayExpireSession(
-        k.session(id), k.sessionsExpiring, k.tenantOpenSessions(tenant), id, ms, new Date(ms).toISOString(), ttl,
+        k.session(ref.tenant, ref.id), k.sessionsExpiring, k.tenantOpenSessions(ref.tenant),
+        ref.id, ms, new Date(ms).toISOString(), ttl, sessionMember(ref),
       );
       return code === SESSION_CODES.ok;
     },
@@ -175,10 +191,10 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
       const corr = inv.correlation_id;
       const doc = JSON.stringify({ tool_name: inv.tool_name, args: inv.args, ...(corr !== undefined ? { correlation_id: corr } : {}) });
       const [code, detail, waitMs] = (await redis.ayReserveInvocation(
-        k.session(sessionId), corr !== undefined ? k.correlation(sessionId, corr) : k.invocation(inv.id), k.invocation(inv.id),
-        k.sessionRunning(sessionId), k.sessionRate(sessionId), k.invocationsRunning,
+        k.session(tenant, sessionId), corr !== undefined ? k.correlation(tenant, sessionId, corr) : k.invocation(inv.id), k.invocation(inv.id),
+        k.sessionRunning(tenant, sessionId), k.sessionRate(tenant, sessionId), k.invocationsRunning,
         inv.id, tenant, doc, new Date(ms).toISOString(), ms, ttl, corr !== undefined ? '1' : '0',
-        finite(limits?.ratePerMinute ?? 0), finite(limits?.maxConcurrency ?? 0),
+        finite(limits?.ratePerMinute ?? 0), finite(limits?.maxConcurrency ?? 0), sessionId,
       )) as [string, string?, string?];
       if (code === SESSION_CODES.missing) throw new NotFoundError('session', sessionId);
       if (code === SESSION_CODES.invalid) throw new InvalidStateError(`session ${sessionId} is ${detail}; open a new session`);
@@ -196,20 +212,24 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
       return (await invocation(inv.id))!;
     },
     async archivePending(r) {
-      const [code] = await redis.ayArchivePending(k.sessionArchivePending, r.kind === 'session' ? k.session(r.id) : k.invocation(r.id), memberOf(r), now());
+      const [code] = await redis.ayArchivePending(k.sessionArchivePending, recordKey(r), memberOf(r), now());
       return code === SESSION_CODES.ok;
     },
     async pendingArchives(limit) {
-      return (await redis.zrange(k.sessionArchivePending, 0, limit - 1)).flatMap((m) => refOf(m) ?? []);
+      const members = await redis.zrange(k.sessionArchivePending, 0, limit - 1);
+      // As in due(): a member of an older shape would be retried first forever.
+      const junk = members.filter((m) => !refOf(m));
+      if (junk.length > 0) await redis.zrem(k.sessionArchivePending, ...junk);
+      return members.flatMap((m) => refOf(m) ?? []);
     },
     async archiveDone(r) {
       let keep = ttl;
       if (r.kind === 'session') {
         // An open session keeps its lifetime too, as at create.
-        const at = Number(await redis.hget(k.session(r.id), 'expires_at_ms'));
+        const at = Number(await redis.hget(k.session(r.tenant, r.id), 'expires_at_ms'));
         if (Number.isFinite(at) && at > now()) keep += Math.ceil((at - now()) / 1000);
       }
-      await redis.ayArchiveDone(k.sessionArchivePending, r.kind === 'session' ? k.session(r.id) : k.invocation(r.id), memberOf(r), keep);
+      await redis.ayArchiveDone(k.sessionArchivePending, recordKey(r), memberOf(r), keep);
     },
     runningSince: (beforeMs, limit) => redis.zrangebyscore(k.invocationsRunning, 0, beforeMs, 'LIMIT', 0, limit),
     async forgetRunning(id) {
@@ -220,11 +240,15 @@ export function createSessionStore(opts: { redis: Redis; prefix: string; recordT
       return code === SESSION_CODES.ok ? 'ok' : code === SESSION_CODES.started ? 'started' : 'gone';
     },
     async finish(id, status, result) {
-      // Its session and correlation id name the keys the finish frees.
-      const [sid, doc] = await redis.hmget(k.invocation(id), 'session_id', 'doc');
+      // Its tenant, session and correlation id name the keys the finish frees.
+      const [tenant, sid, doc] = await redis.hmget(k.invocation(id), 'tenant', 'session_id', 'doc');
       const corr = doc ? (JSON.parse(doc) as { correlation_id?: string }).correlation_id : undefined;
+      // No tenant: the record is gone, the script answers missing and only leaves the work
+      // list; the absent record's own key stands in for the keys it would have freed.
+      const owned = tenant && sid ? { tenant, sid } : undefined;
       const [code] = await redis.ayFinishInvocation(
-        k.invocation(id), k.sessionRunning(sid ?? ''), k.invocationsRunning, corr !== undefined && sid ? k.correlation(sid, corr) : k.invocation(id),
+        k.invocation(id), owned ? k.sessionRunning(owned.tenant, owned.sid) : k.invocation(id), k.invocationsRunning,
+        corr !== undefined && owned ? k.correlation(owned.tenant, owned.sid, corr) : k.invocation(id),
         status, JSON.stringify(result), new Date(now()).toISOString(), ttl, id, corr !== undefined ? '1' : '0',
       );
       return code === SESSION_CODES.ok;

@@ -3,7 +3,7 @@ import { constants, type Stats } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AgentyardError, NotFoundError, UnavailableError, ValidationError } from '@agentyard/core';
-import { normaliseListPrefix, normalisePath, pathProblem } from './normalise-path';
+import { normaliseListPrefix, normalisePath, pathProblem, RESERVED_SEGMENT_PREFIX } from './normalise-path';
 import {
   resolveListLimit,
   storeRefused,
@@ -29,8 +29,8 @@ import {
  *   deleting `a/b` finds a directory in the way and is refused, where S3 would accept it.
  */
 
-const TEMP_PREFIX = '.~ay-tmp.';
-const TEMP_NAME = /^\.~ay-tmp\.[0-9a-f]{16}$/;
+// Temp names are reserved in every path (normalise-path), so no client file can look like one.
+const TEMP_PREFIX = RESERVED_SEGMENT_PREFIX;
 // What open/lstat say when a path, or the directory it would be in, is not there.
 const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 const REFUSED = new Set(['EACCES', 'EPERM', 'EROFS']);
@@ -197,7 +197,9 @@ export class FsWorkspace implements Workspace {
     } catch (err) {
       signal?.throwIfAborted();
       if (err instanceof AgentyardError) throw err;
-      const what = `filesystem workspace could not ${op} ${key || '/'}: ${message(err)}`;
+      // Node's errno messages quote the absolute path; the message can reach a tenant (a step's
+      // error), so the server's directory layout is cut out. The cause keeps it for the logs.
+      const what = `filesystem workspace could not ${op} ${key || '/'}: ${message(err).split(`${this.dir}/`).join('').split(this.dir).join('/')}`;
       throw REFUSED.has(errno(err)) ? storeRefused(what, err) : new UnavailableError(what, err);
     }
   }
@@ -236,7 +238,7 @@ async function collect(
     if (d.isDirectory()) {
       if (after && subtreeBefore(Buffer.from(`${key}/`, 'utf8'), after)) continue;
       await collect(join(dir, d.name), key, after, out, signal);
-    } else if (d.isFile() && !TEMP_NAME.test(d.name)) {
+    } else if (d.isFile()) {
       if (!after || Buffer.compare(bytes, after) > 0) out.push({ key, bytes });
     }
   }

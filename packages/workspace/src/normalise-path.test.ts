@@ -39,6 +39,8 @@ describe('normalisePath', () => {
     ['a\\b', 'must not contain a backslash'],
     ['..\\x', 'must not contain a backslash'],
     ['half\uD800pair', 'must be valid Unicode'],
+    ['.~ay-tmp.0123456789abcdef', 'must not have a segment starting with ".~ay-tmp." (reserved for the workspace\'s temp files)'],
+    ['dir/.~ay-tmp.x/file', 'must not have a segment starting with ".~ay-tmp." (reserved for the workspace\'s temp files)'],
   ])('rejects %j: %s', (input, problem) => {
     expect(pathProblem(input)).toBe(problem);
     expect(() => normalisePath(input)).toThrow(ValidationError);

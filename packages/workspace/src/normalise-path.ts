@@ -20,6 +20,13 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 const EMPTY = 'must not be empty';
 
+/**
+ * Names the filesystem driver gives its temp files while a write is renamed into place. A
+ * client's file with such a name could be written and read but never listed (the driver hides
+ * its temp files), and could collide with a write in flight, so every driver refuses it.
+ */
+export const RESERVED_SEGMENT_PREFIX = '.~ay-tmp.';
+
 type Normalised = { path: string; problem?: undefined } | { path?: undefined; problem: string };
 
 function normalise(p: string): Normalised {
@@ -32,6 +39,9 @@ function normalise(p: string): Normalised {
   const segments = p.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) return { problem: 'must not contain a ".." segment' };
   if (segments.length === 0) return { problem: EMPTY };
+  if (segments.some((s) => s.startsWith(RESERVED_SEGMENT_PREFIX))) {
+    return { problem: `must not have a segment starting with "${RESERVED_SEGMENT_PREFIX}" (reserved for the workspace's temp files)` };
+  }
   if (segments.some((s) => Buffer.byteLength(s, 'utf8') > MAX_SEGMENT_BYTES)) {
     return { problem: `must not have a segment longer than ${MAX_SEGMENT_BYTES} bytes` };
   }

@@ -203,6 +203,19 @@ export function describeWorkspace(name: string, factory: () => Workspace | Promi
       expect((await ws.list('')).entries).toEqual([]);
     });
 
+    it('refuses names like its temp files (.~ay-tmp.*) on write and read, naming path, so nothing unlistable is ever stored', async () => {
+      const ws = fresh();
+      for (const p of ['.~ay-tmp.0123456789abcdef', 'dir/.~ay-tmp.x', '.~ay-tmp./f']) {
+        const refused = await ws.write(p, 'hidden').catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect((refused as ValidationError).details[0]).toEqual({ path: 'path', message: expect.stringContaining('.~ay-tmp.') });
+        await expect(ws.read(p)).rejects.toBeInstanceOf(ValidationError);
+      }
+      // A name that only resembles it is an ordinary file.
+      await ws.write('~ay-tmp.note', 'kept');
+      expect((await ws.list('')).entries.map((e) => e.path)).toEqual(['~ay-tmp.note']);
+    });
+
     it('an already aborted signal rejects with its reason and writes nothing', async () => {
       const ws = fresh();
       const reason = new Error('caller gave up');

@@ -153,6 +153,15 @@ describe('FsWorkspace', () => {
     writeFileSync(join(base, 'not-a-dir'), 'x');
     await expect(new FsWorkspace({ dir: join(base, 'not-a-dir') }).ping()).rejects.toBeInstanceOf(UnavailableError);
   });
+
+  it('says what failed without the absolute directory, since a step error reaches the tenant', async () => {
+    const { base } = freshDir();
+    writeFileSync(join(base, 'not-a-dir'), 'x');
+    const err = await new FsWorkspace({ dir: join(base, 'not-a-dir', 'ws') }).write('a.txt', 'x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as Error).message).toMatch(/^filesystem workspace could not write a\.txt: .*ENOTDIR/);
+    expect((err as Error).message).not.toContain(base);
+  });
 });
 
 describe('createWorkspace', () => {

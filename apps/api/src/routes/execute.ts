@@ -2,21 +2,20 @@ import { Router } from 'express';
 import {
   EXECUTE_ACTIONS,
   ExecuteRequestSchemas,
-  MAX_BODY_DEPTH,
   ValidationError,
   parseOrThrow,
-  tooDeepAt,
   type CreateRunRequest,
 } from '@agentyard/core';
 import { toRunView } from '@agentyard/runs';
 import { authOf } from '../http/auth';
 import type { RunCommands } from '../run-commands';
 import type { ApiMetrics } from '@agentyard/observability';
+import { checkArgsSize } from '../http/edge';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** `POST /agent/execute`: one route, the action in the body decides what happens. */
-export function executeRouter(commands: RunCommands, metrics: ApiMetrics): Router {
+export function executeRouter(commands: RunCommands, metrics: ApiMetrics, limits: { stepArgsBytes: number }): Router {
   const r = Router();
   r.post('/agent/execute', async (req, res) => {
     const principal = authOf(res);
@@ -25,8 +24,7 @@ export function executeRouter(commands: RunCommands, metrics: ApiMetrics): Route
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw ValidationError.field('body', 'expected a JSON object (Content-Type: application/json)');
     }
-    const deep = tooDeepAt(body);
-    if (deep !== undefined) throw ValidationError.field(deep, `nested deeper than ${MAX_BODY_DEPTH} levels`);
+    // Depth and reserved keys were checked by bodyGuard before any route saw the body.
     const action = (body as { action?: unknown }).action;
     if (action === undefined) throw ValidationError.field('action', `required: one of ${EXECUTE_ACTIONS.join(', ')}`);
     if (typeof action !== 'string' || !(EXECUTE_ACTIONS as readonly string[]).includes(action)) {
@@ -42,6 +40,7 @@ export function executeRouter(commands: RunCommands, metrics: ApiMetrics): Route
           throw ValidationError.field('Idempotency-Key', 'must be 1-255 printable ASCII characters');
         }
         const parsed = parseOrThrow(ExecuteRequestSchemas.create, body) as CreateRunRequest;
+        parsed.steps?.forEach((s, i) => checkArgsSize(s.args, limits.stepArgsBytes, `steps[${i}].args`));
         const { run, changed } = await commands.create(tenant, parsed, key);
         if (changed) metrics.runsCreated.inc();
         res.status(changed ? 201 : 200).json({ run_id: run.doc.id, status: run.status, run: toRunView(run) });

@@ -12,7 +12,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-/** Liveness has no dependencies; readiness checks Redis and the workspace for real. */
+/**
+ * Liveness has no dependencies; readiness checks Redis and the workspace for real. /readyz
+ * answers anyone (probes carry no token), so it names what is down and nothing more: the
+ * error itself (which can hold hosts, absolute paths, bucket names) goes to the log only.
+ */
 export function healthRouter(deps: ApiDeps): Router {
   const r = Router();
   const timeout = deps.readyTimeoutMs ?? 2000;
@@ -29,7 +33,8 @@ export function healthRouter(deps: ApiDeps): Router {
           await withTimeout((probe as () => Promise<unknown>)(), timeout, name as string);
           return { name: name as string, ok: true };
         } catch (e) {
-          return { name: name as string, ok: false, error: (e as Error).message };
+          deps.logger.warn({ dependency: name, err: (e as Error).message }, `readiness: ${name as string} is down`);
+          return { name: name as string, ok: false };
         }
       }),
     );
@@ -37,7 +42,7 @@ export function healthRouter(deps: ApiDeps): Router {
     res.status(down.length ? 503 : 200).json({
       status: down.length ? 'unavailable' : 'ready',
       ...(down.length ? { down } : {}),
-      checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : c.error])),
+      checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : 'down'])),
     });
   });
   if (!deps.metricsOnOwnPort) r.use(metricsRouter(deps));

@@ -1,6 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { ListRunsQuery, LogsQuery, ValidationError, parseOrThrow } from '@agentyard/core';
-import { STREAM_ID } from '@agentyard/events';
+import { isEventId, ListRunsQuery, LogsQuery, ValidationError, parseOrThrow } from '@agentyard/core';
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
 import { runIdParam } from '../http/run-id';
@@ -44,7 +43,7 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     const header = req.get('last-event-id');
     const query = typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined;
     const cursor = header ?? query;
-    if (cursor !== undefined && !STREAM_ID.test(cursor)) {
+    if (cursor !== undefined && !isEventId(cursor)) {
       throw ValidationError.field(header !== undefined ? 'Last-Event-ID' : 'last_event_id', 'not an event id (e.g. 1700000000000-0)');
     }
     // A run Redis forgot replays from its archive, which ends with `end`; nothing is live.

@@ -7,6 +7,7 @@ import { createSessionArchiver, createSessionReader, type Invocation, type Invoc
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
 import { invocationDenial, limitDenial, type InvocationDeniedError } from '../sessions/invocation-policy';
+import { checkArgsSize, DEFAULT_STEP_ARGS_BYTES } from '../http/edge';
 
 const hex16 = () => randomBytes(8).toString('hex');
 const SESSION_ID = /^session-[A-Za-z0-9_-]{1,64}$/;
@@ -86,6 +87,7 @@ export function sessionsRouter(deps: ApiDeps): Router {
     const principal = authOf(res);
     const tenant = principal.tenant;
     const body = parseOrThrow(InvokeRequest, req.body ?? {});
+    checkArgsSize(body.args, deps.stepArgsLimitBytes ?? DEFAULT_STEP_ARGS_BYTES, 'args');
     const header = req.get('x-correlation-id');
     const correlationId = body.correlation_id ?? (header !== undefined ? parseOrThrow(InvokeRequest.shape.correlation_id, header, 'X-Correlation-Id') : undefined);
     const session = await deps.sessions.get(tenant, req.params.id);

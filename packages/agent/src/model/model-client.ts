@@ -75,7 +75,7 @@ export function createModelClient(opts: { baseUrl: string; apiKey?: string; time
         const why = timeout.aborted ? `timed out after ${opts.timeoutMs} ms` : (e as Error).message;
         throw new ModelError(`model endpoint did not answer: ${why}`, undefined, true);
       }
-      if (!res.ok) throw await errorFrom(res);
+      if (!res.ok) throw await errorFrom(res, opts.apiKey);
       try {
         const type = res.headers.get('content-type') ?? '';
         if (type.includes('text/event-stream')) return await readStream(res, req, onToken);
@@ -90,7 +90,12 @@ export function createModelClient(opts: { baseUrl: string; apiKey?: string; time
   };
 }
 
-async function errorFrom(res: Response): Promise<ModelError> {
+/**
+ * The endpoint's refusal as a ModelError. Its message becomes the run's stored error, which
+ * the tenant reads, and some providers quote the key they were sent ("Incorrect API key
+ * provided: sk-..."): the configured key is cut out before the text goes anywhere.
+ */
+async function errorFrom(res: Response, apiKey: string | undefined): Promise<ModelError> {
   let detail = '';
   try {
     const text = await res.text();
@@ -105,6 +110,7 @@ async function errorFrom(res: Response): Promise<ModelError> {
   }
   const retryable = res.status === 429 || res.status === 408 || res.status >= 500;
   const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+  if (apiKey) detail = detail.split(apiKey).join('[redacted]');
   return new ModelError(`model endpoint answered ${res.status}${detail ? `: ${detail.slice(0, 500)}` : ''}`, res.status, retryable, retryAfter);
 }
 
