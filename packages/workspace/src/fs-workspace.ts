@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { access, lstat, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AgentyardError, NotFoundError, UnavailableError, ValidationError } from '@agentyard/core';
 import { normaliseListPrefix, normalisePath, pathProblem } from './normalise-path';
@@ -44,6 +44,8 @@ export interface FsWorkspaceOptions {
 
 export class FsWorkspace implements Workspace {
   private readonly dir: string;
+  private rootReady: Promise<void> | undefined;
+  private realRoot: Promise<string | undefined> | undefined;
 
   constructor(opts: FsWorkspaceOptions) {
     this.dir = resolve(opts.dir);
@@ -55,7 +57,12 @@ export class FsWorkspace implements Workspace {
     const { signal } = opts;
     signal?.throwIfAborted();
     return this.guard('write', key, signal, async () => {
-      await mkdir(this.dir, { recursive: true });
+      // Once per instance (and again should it vanish): every write paid for it before.
+      this.rootReady ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+      await this.rootReady.catch((err: unknown) => {
+        this.rootReady = undefined;
+        throw err;
+      });
       const segments = key.split('/');
       const name = segments.pop() as string;
       const parent = await this.parentOf(segments, true);
@@ -172,14 +179,63 @@ export class FsWorkspace implements Workspace {
    * follow a linked directory and create the rest wherever it points.
    */
   private async parentOf(segments: string[], create: boolean): Promise<Parent> {
-    let cur = this.dir;
+    // Fast path, one call instead of one per segment: when the directory's real path (links
+    // resolved; the trailing "/." fails unless it is a directory) is its path as named, no
+    // link or file is on the way. Otherwise (missing, a link, a file) the walk below decides.
+    // Also tried one level up, where the last directory is still to be made (an archive's
+    // events/ after its run.json).
+    const real = await (this.realRoot ??= realpath(this.dir).catch(() => {
+      this.realRoot = undefined;
+      return undefined;
+    }));
+    if (real !== undefined && segments.length > 0) {
+      if (await this.isRealDir(real, segments)) return { dir: join(this.dir, ...segments) };
+      if (create && segments.length > 1 && (await this.isRealDir(real, segments.slice(0, -1)))) {
+        return this.walk(join(this.dir, ...segments.slice(0, -1)), segments.slice(-1), create);
+      }
+    }
+    return this.walk(this.dir, segments, create);
+  }
+
+  private async isRealDir(real: string, segments: string[]): Promise<boolean> {
+    const named = join(this.dir, ...segments);
+    return realpath(`${named}/.`).then(
+      (p) => p === join(real, ...segments),
+      () => false,
+    );
+  }
+
+  private async walk(from: string, segments: string[], create: boolean): Promise<Parent> {
+    let cur = from;
+    // Below a directory this call created, nothing can exist yet: mkdir straight away, and
+    // look (lstat) only when mkdir finds something there after all (EEXIST: a concurrent
+    // writer, or a link planted meanwhile, which the lstat then refuses). A run's archive
+    // lives in new directories, so this halves the filesystem calls of its first write.
+    let fresh = false;
     for (const segment of segments) {
       cur = join(cur, segment);
+      if (fresh && create) {
+        const made = await mkdir(cur).then(
+          () => true,
+          (err: unknown) => {
+            if (errno(err) !== 'EEXIST') throw err;
+            return false;
+          },
+        );
+        if (made) continue;
+        fresh = false;
+      }
       let st = await lstatIfPresent(cur);
       if (st === undefined && create) {
-        await mkdir(cur).catch((err: unknown) => {
-          if (errno(err) !== 'EEXIST') throw err; // a concurrent writer made it first
-        });
+        fresh = await mkdir(cur).then(
+          () => true,
+          (err: unknown) => {
+            if (errno(err) !== 'EEXIST') throw err; // a concurrent writer made it first
+            return false;
+          },
+        );
+        // A directory mkdir just made is a directory: no second look needed.
+        if (fresh) continue;
         st = await lstatIfPresent(cur);
       }
       if (st === undefined) return { missing: true };
