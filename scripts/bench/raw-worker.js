@@ -11,7 +11,11 @@ const { Worker } = requireFrom(apiDir, 'bullmq');
 const Redis = requireFrom(apiDir, 'ioredis');
 
 const connection = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null });
-const worker = new Worker(process.env.QUEUE_NAME, async () => undefined, {
+// A job carrying t0 (process.hrtime.bigint() of its enqueuer, one clock per host) reports
+// enqueue -> processor start.
+const worker = new Worker(process.env.QUEUE_NAME, async (job) => {
+  if (job.data.t0) process.send?.({ started_ms: Number(process.hrtime.bigint() - BigInt(job.data.t0)) / 1e6 });
+}, {
   connection,
   concurrency: Number(process.env.CONCURRENCY),
 });
