@@ -57,7 +57,7 @@ async function fanoutFigures({ url, clients, events, intervalMs, freePort, clean
   const sent = () => process.hrtime.bigint().toString();
   {
     const port = await freePort();
-    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}` });
+    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`, ...(process.env.BENCH_API_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_API_PROF}` } : {}) });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`);
