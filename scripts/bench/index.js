@@ -66,7 +66,7 @@ async function main() {
     if (want('http')) {
       result.http = await createStartFigures({ url, connections: num('http-connections', 32), seconds: num('http-seconds', 5), freePort, cleanup: stack.cleanup });
     }
-    if (want('latency')) result.latency = await latencyFigures({ url, samples: num('latency-samples', 100), stack });
+    if (want('latency')) result.latency = await latencyFigures({ url, samples: num('latency-samples', 100), stack, freePort });
     if (want('fanout')) {
       result.fanout = await fanoutFigures({
         url, clients: num('sse-clients', 1000), events: num('sse-events', 100), intervalMs: num('sse-interval-ms', 50), freePort, cleanup: stack.cleanup,

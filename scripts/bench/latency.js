@@ -1,7 +1,7 @@
 /**
  * start -> first SSE event: a client follows a created run's stream, then starts it; timed to
  * the first event after the start (`queued`, written by the start itself) and to the first
- * event of the worker (`running`). The API runs in this process, the worker as its own.
+ * event of the worker (`running`). The API and the worker run as processes of their own.
  * Against raw BullMQ: add -> a no-op worker process's processor starts (IPC report).
  */
 const { join } = require('node:path');
@@ -9,7 +9,8 @@ const { randomBytes } = require('node:crypto');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { requireFrom, percentile } = require('./support');
-const { spawnProc, exited } = require('./http');
+const { spawnProc, exited, waitHttp } = require('./http');
+const { benchEnv, TOKEN } = require('./api-stack');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -42,12 +43,20 @@ const stats = (xs) => {
 };
 const r2 = (x) => Math.round(x * 100) / 100;
 
-async function latencyFigures({ url, samples, stack }) {
+async function latencyFigures({ url, samples, stack, freePort }) {
   const tag = randomBytes(3).toString('hex');
   const prefix = `aybench:${tag}:`;
   const queueName = `ay-lat-${tag}`;
-  const api = await stack.api({ prefix, queueName });
   const dir = mkdtempSync(join(tmpdir(), 'ay-bench-lat-'));
+  const port = await freePort();
+  const apiProc = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, queueName), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: dir });
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  const api = {
+    base, headers,
+    post: (body) => fetch(`${base}/agent/execute`, { method: 'POST', headers, body: JSON.stringify(body) }).then((r) => r.json()),
+  };
+  await waitHttp(`${base}/healthz`);
   const worker = spawnProc(join(root, 'apps', 'worker', 'dist', 'main.js'), {
     REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: '4', WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info',
   });
@@ -77,8 +86,8 @@ async function latencyFigures({ url, samples, stack }) {
     }
   } finally {
     worker.kill('SIGTERM');
-    await exited(worker);
-    await api.close();
+    apiProc.kill('SIGTERM');
+    await Promise.all([exited(worker), exited(apiProc)]);
     rmSync(dir, { recursive: true, force: true });
   }
 
