@@ -37,6 +37,7 @@ const { recoveryFigures } = require('./recovery');
 const { retentionFigures, soak } = require('./retention');
 const { executorOverhead } = require('./executor');
 const { verdicts, markdown } = require('./report');
+const { loadAvg } = require('./probes');
 
 const argAt = (name) => process.argv.indexOf(`--${name}`);
 const num = (name, dflt) => (argAt(name) > 0 ? Number(process.argv[argAt(name) + 1]) : dflt);
@@ -49,7 +50,7 @@ async function main() {
   const redis = await startRedis();
   const url = redis.url;
   const stack = createApiStack(url);
-  const result = { redis: redis.own ? 'private redis-server' : url, started_at: new Date().toISOString() };
+  const result = { redis: redis.own ? 'private redis-server' : url, started_at: new Date().toISOString(), host_load_avg: { start: loadAvg() } };
   const concurrencies = str('concurrency', '1,10,50').split(',').map(Number);
   const profileDir = str('profile-dir', undefined);
   try {
@@ -90,10 +91,11 @@ async function main() {
   }
   if (want('executor')) result.executor = await executorOverhead();
 
+  result.host_load_avg.end = loadAvg();
   result.verdicts = verdicts(result);
   const json = JSON.stringify(result, null, 2);
   if (str('out', undefined)) writeFileSync(str('out'), `${json}\n`);
-  process.stdout.write(`${markdown(result.verdicts)}\n\n${json}\n`);
+  process.stdout.write(`${markdown(result.verdicts)}\n\nhost load average ${result.host_load_avg.start} -> ${result.host_load_avg.end} on ${require('node:os').cpus().length} cores\n\n${json}\n`);
   // BullMQ's duplicated blocking connections must not keep us alive against a stopped Redis.
   process.exit(0);
 }

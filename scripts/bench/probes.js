@@ -56,4 +56,9 @@ function commandDelta(before, after) {
   return { total, delta };
 }
 
-module.exports = { cpuMs, stealMeter, commandStats, commandDelta };
+/** The host's 1-minute load average: other work on a shared host shows here, not in steal. */
+function loadAvg() {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+module.exports = { cpuMs, stealMeter, commandStats, commandDelta, loadAvg };

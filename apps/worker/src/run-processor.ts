@@ -159,7 +159,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       case 'succeed': {
         const done = await store.succeed(runId, gen, decision.result);
         timer({ outcome: 'succeeded' });
-        await finalizer.finalize(runId, done.ok ? done.run : undefined);
+        await finalizer.finalize(runId, done.ok ? done : undefined);
         log.info({ status: done.ok ? 'succeeded' : done.current }, 'run finished');
         return { status: done.ok ? 'succeeded' : done.current };
       }

@@ -9,9 +9,10 @@ export interface RunFinalizer {
    * into its workspace, emits the single `end` event, archives that too, and starts the
    * run's retention. Safe to call more than once and from any process; only the first call
    * that finds the run not ended does anything. `known`: the run as the caller just wrote it
-   * (a finish script hands it back), which spares a read.
+   * and its events not archived yet (a finish script hands both back), which spares a read,
+   * and the early flush when no complete segment is waiting.
    */
-  finalize(runId: string, known?: StoredRun): Promise<boolean>;
+  finalize(runId: string, known?: { run: StoredRun; unarchived: number }): Promise<boolean>;
   /** Gives every step that has not finished the status `skipped` or `cancelled`. */
   settleSteps(run: StoredRun, phase: 'skipped' | 'cancelled'): Promise<void>;
   /**
@@ -91,7 +92,7 @@ export function createRunFinalizer(opts: {
       return { archived, pending: ids.length === limit };
     },
     async finalize(runId, known) {
-      const run = known ?? (await store.get(runId));
+      const run = known?.run ?? (await store.get(runId));
       if (!run || !isTerminal(run.status) || run.ended) return false;
       let settled = run;
       if (run.status !== 'succeeded') {
@@ -103,7 +104,8 @@ export function createRunFinalizer(opts: {
       try {
         const target = opts.archiveTarget(settled);
         await archive.writeRecord(settled, target);
-        await archive.flush(runId, target);
+        // Only complete segments go before `end`; none is waiting when fewer events are.
+        if (!known || settled !== run || known.unarchived >= archive.segment) await archive.flush(runId, target);
       } catch (err) {
         archived = false;
         opts.onArchiveError?.(runId, err);

@@ -96,8 +96,11 @@ export interface RunStore {
   start(runId: string, limits?: QueueLimits): Promise<{ gen: number; at: string }>;
   /** Starts an attempt; hands back the run as it now is (the caller need not read it). */
   pickup(runId: string, gen: number): Promise<Outcome<{ previous: RunStatus; attempts: number; run: StoredRun }>>;
-  /** Ends an attempt well; hands back the run as it now is, for the finalizer. */
-  succeed(runId: string, gen: number, result: unknown): Promise<Outcome<{ run: StoredRun }>>;
+  /**
+   * Ends an attempt well; hands back the run as it now is and how many of its events are not
+   * archived yet, for the finalizer.
+   */
+  succeed(runId: string, gen: number, result: unknown): Promise<Outcome<{ run: StoredRun; unarchived: number }>>;
   fail(runId: string, gen: number, error: ErrorData): Promise<Outcome>;
   /** `gen` undefined: whatever the generation (a job BullMQ failed on its own). */
   deadLetter(runId: string, error: ErrorData, gen?: number): Promise<Outcome>;
@@ -329,7 +332,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '');
       if (reply[0] !== RUN_CODES.ok) return refusal(reply);
       const run = snapshotAt(reply, 2);
-      return run ? { ok: true, at, run } : { ok: false, reason: 'missing' };
+      return run ? { ok: true, at, run, unarchived: Number(reply[5]) } : { ok: false, reason: 'missing' };
     },
 
     async fail(runId, g, error) {

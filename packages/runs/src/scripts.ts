@@ -187,8 +187,9 @@ return {C.ok, status, tostring(attempts), run, steps, approvals}
  * ARGV  7 generation, 8 outcome: succeed | fail | dead_letter, 9 result JSON or '',
  *       10 error JSON or ''
  * succeed and fail start from running; dead_letter also from queued and failed (a job
- * BullMQ gave up on). Returns {ok, previous, run hash, steps hash, approvals hash} (the run
- * as it now is, for the finalizer) | {missing} | {invalid, status} | {stale, status}.
+ * BullMQ gave up on). Returns {ok, previous, run hash, steps hash, approvals hash, events
+ * not yet archived} (the run as it now is, for the finalizer) | {missing} | {invalid, status} |
+ * {stale, status}.
  */
 export const FINISH_LUA = script(`
 local outcome = ARGV[8]
@@ -204,7 +205,8 @@ if ARGV[10] ~= '' then
 end
 go(status, to, extra)
 local run, steps, approvals = snapshot()
-return {C.ok, status, run, steps, approvals}
+local unarchived = tonumber(redis.call('GET', SEQ) or '0') - tonumber(redis.call('HGET', ARCHIVE, 'seq') or '0')
+return {C.ok, status, run, steps, approvals, tostring(unarchived)}
 `);
 
 /**
