@@ -11,6 +11,8 @@
  *     [--recovery-tries 3] [--retention-runs 500] [--retention-s 5] [--reconcile-s 0.5]
  *     [--soak] [--soak-runs 20000] [--soak-retention-s 2] [--soak-contrast-runs 5000]
  *     [--profile-dir DIR] (the worker at the middle concurrency under node --cpu-prof) [--out FILE]
+ *   env BENCH_API_PROF=DIR profiles the API process of `http` and `fanout` the same way;
+ *   BENCH_DEBUG=1 makes the SSE load process report its progress and errors.
  *
  * drain     a worker process drains pre-filled single-step runs (first started -> last
  *           finished, the runs' own timestamps) vs a no-op BullMQ worker process draining

@@ -4,7 +4,7 @@
  * on {report: expected} the publish -> receive latencies of `log` events whose data carries
  * `sent` (process.hrtime.bigint() of the publisher: one clock for every process of a host)
  * and how many of the expected events each client missed.
- *   env: URL, N, TOKEN
+ *   env: URL, N, TOKEN, BENCH_DEBUG (progress and errors on stderr)
  */
 const { join } = require('node:path');
 const { requireFrom } = require('./support');
