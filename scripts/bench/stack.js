@@ -8,6 +8,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { startRedis, stopRedis, requireFrom, collectEnds, spawnNode, stopChild } = require('./support');
+const { benchEnv } = require('./api-stack');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -28,11 +29,8 @@ async function startStack({ retentionS, reconcileS, concurrency }) {
   const queueName = `ay-bench-${tag}`;
   const token = 'tok_bench_12345';
   const dir = mkdtempSync(join(tmpdir(), 'ay-bench-ret-'));
-  const config = {
-    REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, API_KEYS: [{ tenant: 'bench', token, admin: true }],
-    EVENTS_MAX_LEN: 10000, RETRY_BACKOFF_MS: 1000, API_BODY_LIMIT: '4mb', SSE_HEARTBEAT_S: 15,
-    RATE_LIMIT_PER_MIN: 1_000_000, RUN_RETENTION_S: retentionS,
-  };
+  const { loadConfig } = requireFrom(apiDir, '@agentyard/config');
+  const config = loadConfig(benchEnv(url, prefix, queueName, { RUN_RETENTION_S: String(retentionS) }));
   const logger = createLogger({ level: 'silent', name: 'bench' });
   // One workspace for both, as in a deployment: the API answers expired runs from the archives the worker wrote.
   const workspace = createWorkspace({ driver: 'fs', dir });

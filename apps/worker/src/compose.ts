@@ -8,7 +8,7 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createDeadWorkerSweep, createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
@@ -31,7 +31,7 @@ export type WorkerConfig = Pick<
   | 'WORKER_STALLED_INTERVAL_MS'
   | 'WORKER_MAX_STALLED'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_DEAD_AFTER_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S'>> &
   Partial<ModelConfig> &
   ExecutorConfig;
@@ -120,9 +120,26 @@ export async function createWorkerRuntime(
     logger: opts.logger,
     metrics,
   });
+  const workerRegistry = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 1000) * 3 });
+  // Only to add the jobs the reconciler repairs and to move dead workers' jobs back; the
+  // worker's own BullMQ connection serves jobs.
+  const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  // Dead-worker recovery (issue 11): a killed worker's runs resume after WORKER_DEAD_AFTER_MS
+  // of missed beats instead of lock + 2 x stall interval.
+  const deadAfterMs = config.WORKER_DEAD_AFTER_MS ?? 5000;
+  const deadSweep = createDeadWorkerSweep({ queue: repairQueue.queue, redis, registry: workerRegistry, deadAfterMs });
   const heartbeat = createHeartbeat({
-    registry: createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 5000) * 3 }),
-    intervalMs: config.WORKER_HEARTBEAT_MS ?? 5000,
+    registry: workerRegistry,
+    intervalMs: config.WORKER_HEARTBEAT_MS ?? 1000,
+    bullIds: [agentWorker.worker.id],
+    sweep: {
+      run: () => deadSweep.sweep(),
+      afterMs: deadAfterMs,
+      onMoved: (jobIds) => {
+        metrics.reconciled.inc({ kind: 'dead_worker' }, jobIds.length);
+        opts.logger.warn({ jobIds }, 'moved the runs of a worker that stopped heartbeating back to the queue');
+      },
+    },
     version: opts.version ?? '0.0.0',
     concurrency: config.WORKER_CONCURRENCY,
     activeRuns: () => processor.activeCount(),
@@ -153,8 +170,7 @@ export async function createWorkerRuntime(
     logger: opts.logger,
   });
   void invocations.worker.run();
-  // Only to add the jobs the reconciler repairs; the worker's own BullMQ connection serves jobs.
-  const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  // Only to add the invocation jobs the reconciler repairs (repairQueue above does the runs').
   const repairInvocationQueue = createInvocationQueue({ connection: redis, queueName: config.QUEUE_NAME });
   const reconciler = createReconciler({
     redis,

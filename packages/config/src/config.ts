@@ -75,7 +75,14 @@ const Env = z.object({
    * How often a worker heartbeats to the registry; it counts as gone after three missed
    * beats, and its /healthz fails when its own beats stop succeeding for that long.
    */
-  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(1000),
+  /**
+   * Dead-worker recovery (issue 11): a worker whose beats stopped this long ago is dead, and
+   * live workers move the runs it held back to the queue (kill -9 -> step restarted within
+   * about this + 2 beats). A worker whose event loop is blocked for longer is judged dead too,
+   * so keep it well above your longest synchronous stretch. At least 3 beats.
+   */
+  WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(300).default(5000),
   /** How often a worker writes run archives that failed while storage was down. */
   WORKER_ARCHIVE_RETRY_S: z.coerce.number().min(0.1).default(15),
   /**
@@ -291,6 +298,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
     problems.push('EXECUTOR: k8s moves files through presigned S3 URLs, so it needs WORKSPACE_DRIVER=s3 (the fs driver is local to one host)');
   }
   problems.push(...jwtProblems(c));
+  // Dead-worker recovery: a worker must get a few beats in before it can be judged dead.
+  if (c.WORKER_DEAD_AFTER_MS < c.WORKER_HEARTBEAT_MS * 3) {
+    problems.push(`WORKER_DEAD_AFTER_MS: must be at least 3 x WORKER_HEARTBEAT_MS (${c.WORKER_HEARTBEAT_MS * 3}), or live workers are judged dead between beats`);
+  }
   const jwtOn = c.JWT_SECRET !== undefined || c.JWT_JWKS_URL !== undefined;
   if (opts.requireApiKeys && apiKeys.length === 0 && !jwtOn && problems.length === 0) {
     problems.push('API_KEYS: required (or JWT_SECRET / JWT_JWKS_URL), e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
