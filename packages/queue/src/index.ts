@@ -2,3 +2,4 @@ export * from './job-options';
 export * from './run-queue';
 export * from './worker-registry';
 export * from './invocation-queue';
+export * from './redis-connection';
