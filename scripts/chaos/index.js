@@ -209,8 +209,11 @@ async function drill(name) {
 async function main() {
   const unknown = DRILLS.filter((d) => !schedules[d]);
   if (unknown.length) throw new Error(`unknown drill ${unknown.join(',')}: choose from a,b,c,d,e`);
-  if (DRILLS.includes('e') && spawnSync('redis-sentinel', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error('drill e needs redis-sentinel (Debian package redis-sentinel; scripts/chaos/run ensures it)');
+  const hasSentinel = () => spawnSync('redis-sentinel', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (DRILLS.includes('e') && !hasSentinel()) {
+    // As scripts/test does for its tools: apt-get install when we may (root), else say what is missing.
+    spawnSync('bash', ['-c', 'source scripts/lib/common.sh && ensure_package redis-sentinel redis-sentinel "drill e cannot run"'], { cwd: join(__dirname, '..', '..'), stdio: 'inherit' });
+    if (!hasSentinel()) throw new Error('drill e needs redis-sentinel (Debian package redis-sentinel)');
   }
   let failed = 0;
   for (const d of DRILLS) {

@@ -8,6 +8,7 @@
 const { EventSource } = require('eventsource');
 const { randomUUID } = require('node:crypto');
 const { sleep } = require('./procs');
+const { checkRun } = require('./checks');
 
 const TYPES = ['status', 'log', 'step', 'approval', 'end', 'reset'];
 
@@ -77,6 +78,7 @@ function follow(client, runId, { onEvent }) {
   let es;
   let closed = false;
   let reconnects = 0;
+  let opens = 0;
   let resolveEnd;
   const ended = new Promise((r) => (resolveEnd = r));
   const open = () => {
@@ -85,6 +87,7 @@ function follow(client, runId, { onEvent }) {
     es = new EventSource(`${client.url}/agent/logs/${runId}/stream${q}`, {
       fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, Authorization: client.headers.Authorization } }),
     });
+    es.onopen = () => (opens += 1);
     for (const type of TYPES) {
       es.addEventListener(type, (m) => {
         const data = JSON.parse(m.data);
@@ -109,7 +112,7 @@ function follow(client, runId, { onEvent }) {
     resolveEnd();
   };
   open();
-  return { runId, got, ended, close: finish, reconnects: () => reconnects };
+  return { runId, got, ended, close: finish, reconnects: () => reconnects, opens: () => opens };
 }
 
 /**
@@ -121,15 +124,19 @@ async function runLoad({ client, runs, ratePerS, shell, drainMs, onProgress = ()
   const followers = [];
   const created = [];
   const createFailures = [];
-  const approvals = { given: 0 };
+  const approvals = { given: 0, refused: [] };
   const approved = new Set();
   const onEvent = (runId, type, data) => {
     onProgress(runId, type, data);
-    const asks = (type === 'step' && data.phase === 'awaiting_approval') || (type === 'status' && data.status === 'awaiting_approval');
-    if (asks && data.step_id && !approved.has(`${runId}/${data.step_id}`)) {
-      approved.add(`${runId}/${data.step_id}`);
-      approvals.given += 1;
-      client.call('POST', '/agent/execute', { action: 'approve', run_id: runId, step_id: data.step_id }).catch(() => approved.delete(`${runId}/${data.step_id}`));
+    // The `approval` request comes with the run's move to awaiting_approval (the step's own
+    // awaiting_approval event comes just before it, when an approve would still be refused).
+    const key = `${runId}/${data.step_id}`;
+    if (type === 'approval' && data.phase === 'requested' && !approved.has(key)) {
+      approved.add(key);
+      client.call('POST', '/agent/execute', { action: 'approve', run_id: runId, step_id: data.step_id }).then(
+        (r) => (r.status === 202 ? (approvals.given += 1) : approvals.refused.push(`${runId}: ${r.status} ${JSON.stringify(r.body)}`)),
+        (e) => approvals.refused.push(`${runId}: ${e.message}`),
+      );
     }
   };
   const createOne = async (i) => {
@@ -166,7 +173,7 @@ async function runLoad({ client, runs, ratePerS, shell, drainMs, onProgress = ()
  * events lost or duplicated.
  */
 async function verify(client, load) {
-  const out = { runs_created: load.created.length, create_failures: load.createFailures.length, runs_lost: 0, runs_not_succeeded: 0, steps_rerun_after_success: 0, sse_events_lost: 0, sse_events_duplicated: 0, sse_reconnects: 0, seq_gaps: 0, steps_cut_off_and_rerun: 0, by_status: {}, examples: [] };
+  const out = { runs_created: load.created.length, create_failures: load.createFailures.length, runs_lost: 0, runs_not_succeeded: 0, steps_rerun_after_success: 0, sse_events_lost: 0, sse_events_duplicated: 0, sse_connections: 0, sse_reopened_by_client: 0, seq_gaps: 0, steps_cut_off_and_rerun: 0, by_status: {}, examples: [] };
   const byRun = new Map(load.followers.map((f) => [f.runId, f]));
   let next = 0;
   const items = load.created;
@@ -187,35 +194,25 @@ async function verify(client, load) {
         out.examples.push({ runId, plan, problem: `${status}: ${JSON.stringify(run.body.error)}` });
       }
       const history = (await client.call('GET', `/agent/logs/${runId}?limit=1000`)).body.events;
-      history.forEach((e, i) => e.seq !== i + 1 && (out.seq_gaps += 1));
-      const succeeded = new Set();
-      const lastPhase = new Map();
-      for (const e of history) {
-        if (e.type !== 'step') continue;
-        // Started twice with nothing in between: the fault cut it off; running it again is allowed.
-        if (e.phase === 'started' && lastPhase.get(e.step_id) === 'started') out.steps_cut_off_and_rerun += 1;
-        lastPhase.set(e.step_id, e.phase);
-        if (e.phase === 'succeeded') succeeded.add(e.step_id);
-        if (e.phase === 'started' && succeeded.has(e.step_id)) {
-          out.steps_rerun_after_success += 1;
-          out.examples.push({ runId, plan, problem: `step ${e.step_id} started again after it had succeeded` });
-        }
-      }
       const f = byRun.get(runId);
-      const seen = f.got.filter((g) => g.type !== 'reset');
-      const seqs = new Set(seen.map((g) => g.seq));
-      const lost = history.filter((e) => !seqs.has(e.seq)).length;
-      const dup = seen.length - seqs.size;
-      out.sse_events_lost += lost;
-      out.sse_events_duplicated += dup;
-      out.sse_reconnects += f.reconnects();
-      if (lost || dup) out.examples.push({ runId, plan, problem: `SSE: ${lost} lost, ${dup} duplicated of ${history.length}` });
+      const c = checkRun(history, f.got);
+      out.seq_gaps += c.seqGaps;
+      out.steps_cut_off_and_rerun += c.cutOffAndRerun;
+      out.steps_rerun_after_success += c.rerunAfterSuccess.length;
+      for (const step of c.rerunAfterSuccess) out.examples.push({ runId, plan, problem: `step ${step} started again after it had succeeded` });
+      out.sse_events_lost += c.lost;
+      out.sse_events_duplicated += c.duplicated;
+      if (c.lost || c.duplicated) out.examples.push({ runId, plan, problem: `SSE: ${c.lost} lost, ${c.duplicated} duplicated of ${history.length}` });
+      out.sse_reopened_by_client += f.reconnects();
+      out.sse_connections += f.opens();
     }
   };
   await Promise.all(Array.from({ length: 16 }, lane));
   out.examples = out.examples.slice(0, 10);
   out.http_retries = client.retries();
   out.approvals_given = load.approvals.given;
+  out.approvals_refused = load.approvals.refused.length;
+  if (load.approvals.refused.length) out.examples.push(...load.approvals.refused.slice(0, 3).map((problem) => ({ problem })));
   return out;
 }
 
