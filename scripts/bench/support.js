@@ -95,4 +95,4 @@ function stopChild(child) {
   });
 }
 
-module.exports = { requireFrom, startRedis, stopRedis, pool, percentile, collectEnds, spawnNode, stopChild };
+module.exports = { requireFrom, freePort, startRedis, stopRedis, pool, percentile, collectEnds, spawnNode, stopChild };

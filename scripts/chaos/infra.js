@@ -8,9 +8,10 @@
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { start, freePort, waitFor } = require('./procs');
+const { requireFrom } = require('../bench/support');
 
 const root = join(__dirname, '..', '..');
-const Redis = require(require.resolve('ioredis', { paths: [join(root, 'apps', 'api')] }));
+const Redis = requireFrom(join(root, 'apps', 'api'), 'ioredis');
 
 async function ping(port, timeoutMs = 15_000) {
   await waitFor(

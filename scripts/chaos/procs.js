@@ -5,7 +5,7 @@
  */
 const { spawn } = require('node:child_process');
 const { createWriteStream } = require('node:fs');
-const { createServer } = require('node:net');
+const { freePort } = require('../bench/support');
 
 const alive = new Set();
 
@@ -57,17 +57,6 @@ async function stop(proc, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
   const r = await proc.exited;
   clearTimeout(t);
   return r;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
