@@ -65,7 +65,8 @@ async function startStack(tmp, { sentinel }) {
   const shell = shellWorks();
   const env = infra.appEnv({ redisEnv, s3node, prefix: `aychaos:${tag}:`, queue: `ay-chaos-${tag}`, token, extra: shell ? { EXECUTOR: 'local' } : {} });
   const api = await infra.api(tmp, env);
-  const workerEnv = { ...env, WORKER_CONCURRENCY: '8' };
+  // A short drain, so drill d also hands runs back mid-step (the 'long' plan waits 8 s).
+  const workerEnv = { ...env, WORKER_CONCURRENCY: '8', WORKER_DRAIN_S: '5' };
   const workers = Array.from({ length: WORKERS }, (_, i) => infra.worker(tmp, workerEnv, i));
   let started = WORKERS;
   const client = createClient({ url: api.url, token });
@@ -141,8 +142,8 @@ const schedules = {
     const exits = [];
     for (let i = 0; i < WORKERS; i++) {
       const at = Date.now();
-      // WORKER_DRAIN_S is 25 s by default: a drain never takes longer than that plus its close.
-      const r = await stop(stack.workers[i], { signal: 'SIGTERM', graceMs: 40_000 });
+      // WORKER_DRAIN_S is 5 s here: a drain never takes longer than that plus its close.
+      const r = await stop(stack.workers[i], { signal: 'SIGTERM', graceMs: 20_000 });
       exits.push({ worker: i, code: r.code, signal: r.signal, drain_s: round((Date.now() - at) / 1000) });
       stack.replaceWorker(i);
       faults.push({ kind: 'SIGTERM worker, replaced after its exit', worker: i, at, until: Date.now() });

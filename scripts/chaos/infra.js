@@ -1,9 +1,13 @@
 /**
  * The parts a drill runs on, all on loopback and in one temporary directory: Redis (AOF on,
- * appendfsync always: a kill -9 of Redis must not take back a write it acknowledged; with
- * everysec up to a second of acknowledged runs and transitions could vanish, and the drill
- * would count them lost), or a primary, a replica and three sentinels; s3rver; the API and
+ * appendfsync always), or a primary, a replica and three sentinels; s3rver; the API and
  * worker processes from the build.
+ *
+ * Why always: the drill's kill -9 of Redis stands for losing its node. A killed process alone
+ * loses nothing under everysec either (Redis write()s the AOF before it replies, so the kernel
+ * holds it), but a host that dies takes up to a second of fsync-pending writes with it, and
+ * those were acknowledged: runs created, steps checkpointed. always fsyncs before replying, so
+ * nothing acknowledged can vanish, which is the promise the drill checks.
  */
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');

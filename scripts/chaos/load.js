@@ -25,6 +25,12 @@ function plans({ shell }) {
       { id: 'wait', tool: 'wait', args: { seconds: 2 }, needs: ['before'] },
       { id: 'after', tool: 'fs.write', args: { path: `w/${tag}.txt`, content: 'done' }, needs: ['wait'] },
     ] }),
+    // Outlives the drills' WORKER_DRAIN_S (5 s), so a SIGTERM hands it back mid-step.
+    (tag) => ({ name: 'long', steps: [
+      { id: 'start', tool: 'fs.write', args: { path: `l/${tag}.txt`, content: 'begun' } },
+      { id: 'wait', tool: 'wait', args: { seconds: 8 }, needs: ['start'] },
+      { id: 'end', tool: 'log', args: { message: `end ${tag}` }, needs: ['wait'] },
+    ] }),
     (tag) => ({ name: 'flaky', options: { max_attempts: 5 }, steps: [
       { id: 'first', tool: 'log', args: { message: `first ${tag}` } },
       { id: 'flaky', tool: 'fail', args: { message: 'fails once', retryable: true, times: 1 }, needs: ['first'] },
