@@ -53,6 +53,10 @@ function plans({ shell }) {
 function createClient({ url, token }) {
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
   let retries = 0;
+  /** Why requests were retried, by route shape and answer: where an outage shows through. */
+  const failures = {};
+  const note = (what) => (failures[what] = (failures[what] ?? 0) + 1);
+  const shape = (path) => path.replace(/run_[0-9a-z]+/g, ':id').replace(/\?.*$/, '');
   /** A request retried until it answers below 500 (Redis or S3 down answers 503; a dead API refuses). */
   async function call(method, path, body, { idempotencyKey, untilMs = 120_000 } = {}) {
     const deadline = Date.now() + untilMs;
@@ -66,15 +70,16 @@ function createClient({ url, token }) {
         });
         const text = await r.text();
         if (r.status < 500 && r.status !== 429) return { status: r.status, body: text ? JSON.parse(text) : null };
-      } catch {
-        // refused or timed out: retried below
+        note(`${method} ${shape(path)} ${r.status} ${JSON.parse(text || '{}').error?.code ?? ''}`);
+      } catch (e) {
+        note(`${method} ${shape(path)} ${e.name}`); // refused or timed out: retried below
       }
       if (Date.now() > deadline) throw new Error(`${method} ${path} kept failing for ${untilMs} ms`);
       retries += 1;
       await sleep(250);
     }
   }
-  return { call, headers, retries: () => retries, url };
+  return { call, headers, retries: () => retries, failures, note, url };
 }
 
 /** Follows one run's stream to `end`, reopening it after Last-Event-ID when it fails for good. */
@@ -103,7 +108,8 @@ function follow(client, runId, { onEvent }) {
         if (type === 'end') finish();
       });
     }
-    es.onerror = () => {
+    es.onerror = (err) => {
+      if (err?.code) client.note(`SSE ${err.code}`);
       // The EventSource retries a dropped stream by itself; a 503 (Redis down) or a refused
       // connection closes it for good, so a client that wants the rest opens a new one.
       if (es.readyState === EventSource.CLOSED && !closed) {
@@ -216,6 +222,7 @@ async function verify(client, load) {
   await Promise.all(Array.from({ length: 16 }, lane));
   out.examples = out.examples.slice(0, 10);
   out.http_retries = client.retries();
+  out.retried_because = client.failures;
   out.approvals_given = load.approvals.given;
   out.approvals_refused = load.approvals.refused.length;
   if (load.approvals.refused.length) out.examples.push(...load.approvals.refused.slice(0, 3).map((problem) => ({ problem })));

@@ -58,6 +58,24 @@ describe('per-address limit on failed authentications', () => {
     expect((await stack.api('GET', '/agent/tools', undefined, { token: 'tok_wrong_000' })).status).toBe(401);
   });
 
+  it('does not count authenticated requests still in flight: 120 open SSE streams from one address leave the next request at 200', async () => {
+    // Found by scripts/chaos drill c: streams held open through an S3 outage got 429 rate_limited.
+    const { body } = await stack.execute({ action: 'create', steps: [{ tool: 'log', args: { message: 'never started' } }] });
+    const aborts: AbortController[] = [];
+    try {
+      for (let i = 0; i < 120; i++) {
+        const c = new AbortController();
+        aborts.push(c);
+        const r = await fetch(`${stack.baseUrl}/agent/logs/${body.run_id}/stream`, { headers: { Authorization: `Bearer ${TOKENS.acme}` }, signal: c.signal });
+        expect(r.status).toBe(200);
+      }
+      expect((await stack.api('GET', '/agent/tools')).status).toBe(200);
+      expect((await stack.api('GET', '/agent/tools', undefined, { token: 'tok_wrong_001' })).status).toBe(401);
+    } finally {
+      for (const c of aborts) c.abort();
+    }
+  });
+
   it('answers 429 before the 300th of 300 wrong tokens from one address, with Retry-After', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 300; i++) statuses.push((await stack.api('GET', '/agent/runs', undefined, { token: `tok_wrong_${i}` })).status);

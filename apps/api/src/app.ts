@@ -63,7 +63,7 @@ export function buildApp(deps: ApiDeps): Express {
     return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
   };
   // Failed authentications are limited per address before any credential is checked.
-  if (deps.authFailureLimit) app.use(['/agent', '/admin', '/v1'], deps.authFailureLimit);
+  if (deps.authFailureLimit) app.use(['/agent', '/admin', '/v1'], deps.authFailureLimit.gate);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
   app.use('/admin', limited(auth('admin')));
@@ -78,6 +78,8 @@ export function buildApp(deps: ApiDeps): Express {
   app.use(catalogRouter(deps));
   app.use(adminRouter(deps, commands));
   app.use(notFoundRoute);
+  // Each 401 counts against its address, once it happened (see createAuthFailureLimit).
+  if (deps.authFailureLimit) app.use(deps.authFailureLimit.count);
   app.use(createErrorHandler(deps.logger));
   return app;
 }

@@ -9,6 +9,7 @@ import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionStore, Toke
 import type { Workspace } from '@agentyard/workspace';
 import type { JwtSettings } from './http/authenticator';
 import type { StreamTickets } from './http/stream-ticket';
+import type { AuthFailureLimit } from './http/rate-limit';
 
 /** Everything the API needs, built by main.ts (or a test) and passed in. */
 export interface ApiDeps {
@@ -52,7 +53,7 @@ export interface ApiDeps {
   /** Per-tenant request limit, run after auth; none when the limit is off. */
   rateLimit?: RequestHandler;
   /** Per-address limit on failed authentications, run before auth; none when off. */
-  authFailureLimit?: RequestHandler;
+  authFailureLimit?: AuthFailureLimit;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
 }

@@ -1,8 +1,8 @@
-import type { Request, RequestHandler } from 'express';
-import { rateLimit, type Options } from 'express-rate-limit';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type Redis from 'ioredis';
-import { RateLimitedError } from '@agentyard/core';
+import { AgentyardError, RateLimitedError } from '@agentyard/core';
 import { authOf } from './auth';
 
 const WINDOW_MS = 60_000;
@@ -50,15 +50,49 @@ export function createRateLimit(opts: LimitOptions): RequestHandler | undefined 
   });
 }
 
+/** The failed-authentication limit: a gate before auth and a counter of its 401s. */
+export interface AuthFailureLimit {
+  /** Before any credential is checked: 429 once this address failed `perMinute` times this window. */
+  gate: RequestHandler;
+  /** An error middleware: counts a 401 against its address, then passes the error on. */
+  count: ErrorRequestHandler;
+}
+
 /**
- * Per-address limit on requests that fail authentication (401), mounted before auth: a
- * request counts when it arrives and is uncounted when it ends in anything but 401, so only
- * failures use the budget. Keyed on the socket address (`trust proxy` is off): behind an
- * ingress every client shares the ingress's address, so size it for that.
+ * Per-address limit on requests that fail authentication (401). Only 401s are counted, when
+ * they happen. express-rate-limit's skipSuccessfulRequests counted every request on arrival
+ * and uncounted it when it ended, so requests in flight used the budget: 100 open SSE
+ * streams from one address (or from every client behind one ingress) got each further
+ * request 429 (scripts/chaos drill c). The counting is rate-limit-redis's store (one window
+ * per address, shared by replicas); the gate reads it. Keyed on the socket address (`trust
+ * proxy` is off): behind an ingress every client shares the ingress's address, so size it
+ * for that. When Redis cannot count, requests go through: the route answers 503 if Redis is
+ * really gone.
  */
-export function createAuthFailureLimit(opts: LimitOptions): RequestHandler | undefined {
-  return redisLimit(opts, 'authfail', `Too many failed authentications from this address: ${opts.perMinute} per minute`, {
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
+export function createAuthFailureLimit(opts: LimitOptions): AuthFailureLimit | undefined {
+  if (opts.perMinute <= 0) return undefined;
+  const store = new RedisStore({
+    prefix: `${opts.prefix}authfail:`,
+    sendCommand: (command: string, ...args: string[]) => opts.redis.call(command, ...args) as Promise<RedisReply>,
   });
+  // Loads the store's scripts; a failure here is retried by the store on first use.
+  void Promise.resolve(store.init({ windowMs: WINDOW_MS } as Options)).catch(() => undefined);
+  const keyOf = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+  const refusal = `Too many failed authentications from this address: ${opts.perMinute} per minute`;
+  return {
+    async gate(req, _res, next) {
+      const hits = await store.get(keyOf(req)).catch(() => undefined);
+      // An address with no failures this window reads as NaN hits: `>=` is false for it too.
+      if (!hits || !(hits.totalHits >= opts.perMinute)) return next();
+      const retryAfterS = Math.max(1, Math.ceil(((hits.resetTime?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
+      next(new RateLimitedError(refusal, retryAfterS));
+    },
+    count(err, req, _res, next) {
+      if (!(err instanceof AgentyardError) || err.status !== 401) return next(err);
+      store.increment(keyOf(req)).then(
+        () => next(err),
+        () => next(err),
+      );
+    },
+  };
 }
