@@ -26,7 +26,7 @@ const { spawnSync } = require('node:child_process');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { stop, kill9, sleep, waitFor } = require('./procs');
+const { stop, kill9, killAll, sleep, waitFor } = require('./procs');
 const infra = require('./infra');
 const { createClient, runLoad, verify } = require('./load');
 
@@ -201,6 +201,8 @@ async function drill(name) {
     result = { drill: name, verdict: 'FAIL', error: e.message };
   } finally {
     if (stack) await stack.close().catch((e) => process.stderr.write(`chaos: closing the stack: ${e.message}\n`));
+    // Whatever a failed start or close left (a stack half up) must not outlive its drill.
+    await killAll();
   }
   if (result.verdict === 'pass' && !KEEP) rmSync(tmp, { recursive: true, force: true });
   else result.logs = tmp;

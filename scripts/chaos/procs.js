@@ -49,6 +49,14 @@ async function kill9(proc) {
   return proc.exited;
 }
 
+/** SIGKILL to whatever is still alive (a backstop after a drill, whatever happened). */
+async function killAll() {
+  await Promise.all([...alive].map((c) => new Promise((resolve) => {
+    c.once('exit', resolve);
+    killGroup(c, 'SIGKILL');
+  })));
+}
+
 /** `signal`, then SIGKILL after `graceMs`: always settles. */
 async function stop(proc, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
   if (!proc.running()) return proc.exited;
@@ -77,4 +85,4 @@ async function waitFor(fn, { timeoutMs = 30_000, label = 'condition', everyMs = 
   }
 }
 
-module.exports = { start, stop, kill9, freePort, sleep, waitFor };
+module.exports = { start, stop, kill9, killAll, freePort, sleep, waitFor };
