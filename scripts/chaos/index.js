@@ -171,7 +171,7 @@ async function drill(name) {
   try {
     stack = await startStack(tmp, { sentinel: name === 'e' });
     const load = { creating: { done: false }, durationMs: (RUNS / RATE) * 1000 };
-    const loadRun = runLoad({ client: stack.client, runs: RUNS, ratePerS: RATE, shell: stack.shell, drainMs: 180_000 }).finally(() => (load.creating.done = true));
+    const loadRun = runLoad({ client: stack.client, runs: RUNS, ratePerS: RATE, shell: stack.shell, long: name === 'd', drainMs: 180_000 }).finally(() => (load.creating.done = true));
     // runLoad resolves after the drain; `creating.done` must flip when the creates are in.
     const creatingDone = sleep(load.durationMs).then(() => (load.creating.done = true));
     const [figures, extra] = await Promise.all([loadRun, schedules[name](stack, load), creatingDone]);
