@@ -82,6 +82,7 @@ describe('failed-auth limit and long-lived streams', () => {
   afterAll(() => stack.stop());
 
   it('does not count open SSE streams: 30 streams from one address stay open past a budget of 20, and wrong tokens are still counted', async () => {
+    // Found by scripts/chaos drill c (streams held open through an S3 outage got 429) and the bench.
     // A created, unstarted run: its stream stays open, waiting for events.
     const created = await stack.execute({ action: 'create', steps: [{ tool: 'log', args: { message: 'waits' } }] });
     expect(created.status).toBe(201);

@@ -1,4 +1,3 @@
-import Redis from 'ioredis';
 import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
@@ -8,7 +7,7 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createDeadWorkerSweep, createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createDeadWorkerSweep, createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
@@ -31,6 +30,7 @@ export type WorkerConfig = Pick<
   | 'WORKER_STALLED_INTERVAL_MS'
   | 'WORKER_MAX_STALLED'
 > &
+  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_PASSWORD'>> &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_DEAD_AFTER_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S'>> &
   Partial<ModelConfig> &
@@ -57,8 +57,8 @@ export async function createWorkerRuntime(
 ): Promise<WorkerRuntime> {
   const policies = opts.policies ?? tenantPolicies({});
   // Workers wait out Redis outages instead of failing runs: maxRetriesPerRequest null.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const bullConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = createRedisConnection(config, { purpose: 'worker', maxRetriesPerRequest: null });
+  const bullConnection = createRedisConnection(config, { purpose: 'worker-bullmq', maxRetriesPerRequest: null });
   for (const c of [redis, bullConnection]) c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   const registry = opts.registry ?? createRegistry();
   const metrics = createWorkerMetrics(registry);

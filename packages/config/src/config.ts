@@ -9,6 +9,20 @@ import { z } from 'zod';
 const Env = z.object({
   /** Where runs, events and the BullMQ queue live. Use AOF and `noeviction` in production. */
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  // --- Redis Sentinel (issue 11): when REDIS_SENTINELS is set, every connection asks these
+  // sentinels for the current primary of REDIS_SENTINEL_NAME instead of dialling REDIS_URL's
+  // host; REDIS_URL then only lends its password, username and db to the data connections.
+  /** `host:port,host:port,…` of the sentinels; unset: connect to REDIS_URL directly. */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port,host:port,…')
+    .transform((s) => s.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) })))
+    .refine((list) => list.every((s) => s.port >= 1 && s.port <= 65535), 'a sentinel port must be 1-65535')
+    .optional(),
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`); required with REDIS_SENTINELS. */
+  REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  /** `requirepass` of the sentinels themselves, when they have one (a secret: never logged). */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** Prefix of every Agentyard key, so several deployments or test runs share one Redis safely. */
   KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('ay:'),
   /** BullMQ queue name; BullMQ's own keys read `bull:<QUEUE_NAME>:…`. */
@@ -302,6 +316,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
   if (c.WORKER_DEAD_AFTER_MS < c.WORKER_HEARTBEAT_MS * 3) {
     problems.push(`WORKER_DEAD_AFTER_MS: must be at least 3 x WORKER_HEARTBEAT_MS (${c.WORKER_HEARTBEAT_MS * 3}), or live workers are judged dead between beats`);
   }
+  if ((c.REDIS_SENTINELS === undefined) !== (c.REDIS_SENTINEL_NAME === undefined)) {
+    problems.push(c.REDIS_SENTINELS ? 'REDIS_SENTINEL_NAME: required when REDIS_SENTINELS is set' : 'REDIS_SENTINELS: required when REDIS_SENTINEL_NAME is set');
+  }
+  if (c.REDIS_SENTINEL_PASSWORD !== undefined && c.REDIS_SENTINELS === undefined) {
+    problems.push('REDIS_SENTINEL_PASSWORD: set only with REDIS_SENTINELS, which is missing');
+  }
   const jwtOn = c.JWT_SECRET !== undefined || c.JWT_JWKS_URL !== undefined;
   if (opts.requireApiKeys && apiKeys.length === 0 && !jwtOn && problems.length === 0) {
     problems.push('API_KEYS: required (or JWT_SECRET / JWT_JWKS_URL), e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
@@ -314,7 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
       return undefined;
     }
   })();
-  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, redisPassword].filter(
+  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, redisPassword, c.REDIS_SENTINEL_PASSWORD].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return { ...c, API_KEYS: apiKeys, secrets };
