@@ -3,11 +3,12 @@
  * and DBSIZE are ours alone), the API in this process and one worker process, both with
  * the given RUN_RETENTION_S and the worker with the given RECONCILE_S.
  */
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { startRedis, stopRedis, requireFrom, collectEnds, spawnNode, stopChild } = require('./support');
+const { startRedis, stopRedis, requireFrom, collectEnds, spawnNode, stopChild, benchTenantsFile } = require('./support');
+const { benchEnv } = require('./api-stack');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -28,14 +29,8 @@ async function startStack({ retentionS, reconcileS, concurrency }) {
   const queueName = `ay-bench-${tag}`;
   const token = 'tok_bench_12345';
   const dir = mkdtempSync(join(tmpdir(), 'ay-bench-ret-'));
-  // One tenant: the whole fleet is its share (see index.js).
-  const tenantsFile = join(dir, 'tenants.yaml');
-  writeFileSync(tenantsFile, 'defaults: { max_fleet_share: 1 }\n');
-  const config = {
-    REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, API_KEYS: [{ tenant: 'bench', token, admin: true }],
-    EVENTS_MAX_LEN: 10000, RETRY_BACKOFF_MS: 1000, API_BODY_LIMIT: '4mb', SSE_HEARTBEAT_S: 15,
-    RATE_LIMIT_PER_MIN: 1_000_000, RUN_RETENTION_S: retentionS,
-  };
+  const { loadConfig } = requireFrom(apiDir, '@agentyard/config');
+  const config = loadConfig(benchEnv(url, prefix, queueName, { RUN_RETENTION_S: String(retentionS) }));
   const logger = createLogger({ level: 'silent', name: 'bench' });
   // One workspace for both, as in a deployment: the API answers expired runs from the archives the worker wrote.
   const workspace = createWorkspace({ driver: 'fs', dir });
@@ -51,7 +46,7 @@ async function startStack({ retentionS, reconcileS, concurrency }) {
   });
   const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
     REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: String(concurrency),
-    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent', TENANTS_FILE: tenantsFile,
+    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent', TENANTS_FILE: benchTenantsFile(dir),
     RUN_RETENTION_S: String(retentionS), RECONCILE_S: String(reconcileS),
   });
   const ends = await collectEnds(Redis, url, prefix);

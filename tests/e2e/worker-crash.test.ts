@@ -57,6 +57,74 @@ describe('worker processes', () => {
     expect((await stack.api('GET', `/agent/runs/${body.run_id}/files/after.txt`)).body).toBe('done');
   });
 
+  it('resumes a killed worker\'s run on a live worker once its beats stop, long before its lock would expire', async () => {
+    // A 60 s lock: BullMQ's stall check cannot be what recovers the run within the test.
+    const env = { ...stack.env, WORKER_LOCK_MS: '60000', WORKER_STALLED_INTERVAL_MS: '30000', WORKER_HEARTBEAT_MS: '300', WORKER_DEAD_AFTER_MS: '1500' };
+    const survivor = spawnWorker(env);
+    procs.push(survivor);
+    await waitFor(async () => (await stack.api('GET', '/agent/queue/stats')).body.workers >= 1, { label: 'the survivor to register', timeoutMs: 20_000 });
+    const { body } = await stack.execute({
+      action: 'create',
+      start: true,
+      steps: [
+        { id: 'first', tool: 'log', args: { message: 'once' } },
+        { id: 'long', tool: 'wait', args: { seconds: 3 }, needs: ['first'] },
+      ],
+    });
+    // Either may take the run; whichever holds it is killed, the other must take it over.
+    const victim = spawnWorker(env);
+    procs.push(victim);
+    await waitFor(async () => (await stack.api('GET', `/agent/runs/${body.run_id}`)).body.steps[1].status === 'running', {
+      label: 'the wait step to run',
+      timeoutMs: 20_000,
+    });
+    const holder = await holderOf(body.run_id, [survivor, victim]);
+    const other = holder === survivor ? victim : survivor;
+    holder.child.kill('SIGKILL');
+    await holder.exited;
+    const killedAt = Date.now();
+    const run = await stack.waitForStatus(body.run_id, ['succeeded', 'dead_lettered'], 30_000);
+    expect(run.status).toBe('succeeded');
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    expect(run.steps.map((s: { id: string; attempts: number }) => `${s.id}:${s.attempts}`)).toEqual(['first:1', 'long:2']);
+    other.child.kill('SIGTERM');
+    await other.exited;
+  });
+
+  it('does not judge a worker dead whose process stops for less than WORKER_DEAD_AFTER_MS (a blocked event loop)', async () => {
+    const env = { ...stack.env, WORKER_LOCK_MS: '60000', WORKER_STALLED_INTERVAL_MS: '30000', WORKER_HEARTBEAT_MS: '300', WORKER_DEAD_AFTER_MS: '4000' };
+    const a = spawnWorker(env);
+    const b = spawnWorker(env);
+    procs.push(a, b);
+    const { body } = await stack.execute({ action: 'create', start: true, steps: [{ id: 'long', tool: 'wait', args: { seconds: 4 } }] });
+    await waitFor(async () => (await stack.api('GET', `/agent/runs/${body.run_id}`)).body.steps[0].status === 'running', {
+      label: 'the wait step to run',
+      timeoutMs: 20_000,
+    });
+    const holder = await holderOf(body.run_id, [a, b]);
+    // Frozen, as a busy event loop is: no beats, no lock renewals, for 2.5 s of the 4 allowed.
+    holder.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2500));
+    holder.child.kill('SIGCONT');
+    const run = await stack.waitForStatus(body.run_id, ['succeeded', 'dead_lettered'], 30_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.steps[0].attempts).toBe(1);
+  });
+
+  /** The worker process running the run: the one whose registry entry reports an active run. */
+  async function holderOf(runId: string, candidates: WorkerProcess[]): Promise<WorkerProcess> {
+    const busy = await waitFor(
+      async () => {
+        const list = (await stack.api('GET', '/agent/workers')).body.workers as { pid: number; active_runs: number }[];
+        // Entries of workers killed by earlier tests linger until their TTL: only candidates count.
+        const w = list.find((x) => x.active_runs > 0 && candidates.some((c) => c.child.pid === x.pid));
+        return w && candidates.find((c) => c.child.pid === w.pid);
+      },
+      { label: `a worker to report run ${runId} active`, timeoutMs: 10_000 },
+    );
+    return busy;
+  }
+
   it('drains on SIGTERM: lets a short run finish, then exits 0', async () => {
     const w = spawnWorker(stack.env);
     procs.push(w);
@@ -101,7 +169,8 @@ describe('worker processes', () => {
   });
 
   it('dead-letters a run whose job stalled more often than allowed, though attempts were left', async () => {
-    const env = { ...stack.env, WORKER_MAX_STALLED: '0' };
+    // BullMQ's stall path, not dead-worker recovery (which would give the job back first).
+    const env = { ...stack.env, WORKER_MAX_STALLED: '0', WORKER_DEAD_AFTER_MS: '600000' };
     const first = spawnWorker(env);
     procs.push(first);
     const { body } = await stack.execute({

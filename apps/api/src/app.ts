@@ -62,13 +62,19 @@ export function buildApp(deps: ApiDeps): Express {
   // The SSE route takes its own auth (a query token is allowed there); every other
   // /agent route needs the Authorization header.
   // Every authenticated request then counts against its tenant's rate limit.
+  // An accepted request gives its failed-auth count back at once (long SSE streams included).
   const limited = (authenticate: RequestHandler): RequestHandler => {
     const limit = deps.rateLimit;
-    if (!limit) return authenticate;
-    return (req, res, next) => authenticate(req, res, (err?: unknown) => (err ? next(err) : limit(req, res, next)));
+    const failures = deps.authFailureLimit;
+    return (req, res, next) =>
+      authenticate(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        failures?.release(res);
+        return limit ? limit(req, res, next) : next();
+      });
   };
   // Failed authentications are limited per address before any credential is checked.
-  if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit);
+  if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit.middleware);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));
   app.use('/admin', limited(auth('admin')));

@@ -1,9 +1,9 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { createDefaultToolRegistry } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createEventFanout, quitRedis } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
-import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { createRunEngine, createRunReader, createSessionArchive, createSessionStore, createStreamLeases, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
@@ -16,6 +16,7 @@ export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
 > &
+  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_PASSWORD'>> &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
   // Sessions: record TTL and limits.
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S' | 'SESSION_RATE_LIMIT_PER_MINUTE' | 'SESSION_MAX_CONCURRENCY'>> &
@@ -32,9 +33,9 @@ export async function createApiDeps(
   opts: { logger: Logger; workspace: Workspace; version: string; registry?: ReturnType<typeof createRegistry>; policies?: TenantPolicies },
 ): Promise<ApiDeps & { close(): Promise<{ unclosed: string[] }> }> {
   // Fail fast: with Redis down, requests answer 503 at once instead of queueing forever.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
-  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
-  const queueConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
+  const redis = createRedisConnection(config, { purpose: 'api', maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
+  const subscriber = createRedisConnection(config, { purpose: 'api-subscriber', lazyConnect: true });
+  const queueConnection = createRedisConnection(config, { purpose: 'api-queue', maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
   await Promise.all([redis.connect(), subscriber.connect(), queueConnection.connect()]);
   for (const c of [redis, subscriber, queueConnection]) {
     c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));

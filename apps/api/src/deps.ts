@@ -8,6 +8,7 @@ import type { InvocationQueue, RunQueue, WorkerRegistry } from '@agentyard/queue
 import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionArchive, SessionStore, TenantLeases, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 import type { JwtSettings } from './http/authenticator';
+import type { AuthFailureLimit } from './http/rate-limit';
 import type { StreamTickets } from './http/stream-ticket';
 
 /** Everything the API needs, built by main.ts (or a test) and passed in. */
@@ -56,7 +57,7 @@ export interface ApiDeps {
   /** Per-tenant request limit, run after auth; none when the limit is off. */
   rateLimit?: RequestHandler;
   /** Per-address limit on failed authentications, run before auth; none when off. */
-  authFailureLimit?: RequestHandler;
+  authFailureLimit?: AuthFailureLimit;
   // --- Edge (issue 10) ---
   /** Express `trust proxy` (TRUST_PROXY). @default false */
   trustProxy?: boolean | number | string;

@@ -1,4 +1,3 @@
-import Redis from 'ioredis';
 import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
@@ -8,7 +7,7 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { meterWorkspace, scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createInvocationQueue, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { createDeadWorkerSweep, createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
@@ -32,7 +31,8 @@ export type WorkerConfig = Pick<
   | 'WORKER_STALLED_INTERVAL_MS'
   | 'WORKER_MAX_STALLED'
 > &
-  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
+  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_PASSWORD'>> &
+  Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'WORKER_DEAD_AFTER_MS' | 'WORKER_ARCHIVE_RETRY_S' | 'RUN_RETENTION_S' | 'RECONCILE_S' | 'RETRY_BACKOFF_MS'>> &
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S'>> &
   Partial<ModelConfig> &
   ExecutorConfig;
@@ -58,8 +58,8 @@ export async function createWorkerRuntime(
 ): Promise<WorkerRuntime> {
   const policies = opts.policies ?? tenantPolicies({});
   // Workers wait out Redis outages instead of failing runs: maxRetriesPerRequest null.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const bullConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = createRedisConnection(config, { purpose: 'worker', maxRetriesPerRequest: null });
+  const bullConnection = createRedisConnection(config, { purpose: 'worker-bullmq', maxRetriesPerRequest: null });
   for (const c of [redis, bullConnection]) c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   const registry = opts.registry ?? createRegistry();
   const metrics = createWorkerMetrics(registry);
@@ -107,7 +107,7 @@ export async function createWorkerRuntime(
       metrics.toolCalls.inc({ tool: name, outcome, error_class: errorClass });
     },
   });
-  const workerRegistry = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 5000) * 3 });
+  const workerRegistry = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 1000) * 3 });
   // Fair shares: max_concurrent_runs and max_fleet_share of the live workers' slots.
   const slotLimits = createSlotLimits({ policies, registry: workerRegistry, ownConcurrency: config.WORKER_CONCURRENCY });
   const processor = createRunProcessor({
@@ -132,9 +132,25 @@ export async function createWorkerRuntime(
     logger: opts.logger,
     metrics,
   });
+  // Only to add the jobs the reconciler repairs and to move dead workers' jobs back; the
+  // worker's own BullMQ connection serves jobs.
+  const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  // Dead-worker recovery (issue 11): a killed worker's runs resume after WORKER_DEAD_AFTER_MS
+  // of missed beats instead of lock + 2 x stall interval.
+  const deadAfterMs = config.WORKER_DEAD_AFTER_MS ?? 5000;
+  const deadSweep = createDeadWorkerSweep({ queue: repairQueue.queue, redis, registry: workerRegistry, deadAfterMs });
   const heartbeat = createHeartbeat({
     registry: workerRegistry,
-    intervalMs: config.WORKER_HEARTBEAT_MS ?? 5000,
+    intervalMs: config.WORKER_HEARTBEAT_MS ?? 1000,
+    bullIds: [agentWorker.worker.id],
+    sweep: {
+      run: () => deadSweep.sweep(),
+      afterMs: deadAfterMs,
+      onMoved: (jobIds) => {
+        metrics.reconciled.inc({ kind: 'dead_worker' }, jobIds.length);
+        opts.logger.warn({ jobIds }, 'moved the runs of a worker that stopped heartbeating back to the queue');
+      },
+    },
     version: opts.version ?? '0.0.0',
     concurrency: config.WORKER_CONCURRENCY,
     activeRuns: () => processor.activeCount(),
@@ -166,8 +182,7 @@ export async function createWorkerRuntime(
     logger: opts.logger,
   });
   void invocations.worker.run();
-  // Only to add the jobs the reconciler repairs; the worker's own BullMQ connection serves jobs.
-  const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
+  // Only to add the invocation jobs the reconciler repairs (repairQueue above does the runs').
   const repairInvocationQueue = createInvocationQueue({ connection: redis, queueName: config.QUEUE_NAME });
   const reconciler = createReconciler({
     redis,

@@ -64,38 +64,46 @@ export function createRunProcessor(deps: RunProcessorDeps) {
   async function process(job: Job, token?: string): Promise<unknown> {
     const parsed = RunJobData.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`job ${job.id} carries invalid data: ${parsed.error.message}`);
-    const { runId, gen } = parsed.data;
-    const log = logger.child({ runId, tenant: parsed.data.tenant, jobId: job.id });
-    const run = await store.get(runId);
-    if (!run) return { skipped: 'run no longer exists' };
-    if (run.gen !== gen) return { skipped: 'stale job of an older enqueue' };
-    if (isTerminal(run.status)) {
-      await finalizer.finalize(runId);
-      return { skipped: `run is ${run.status}` };
-    }
-    const tenant = run.doc.tenant;
+    const { runId, gen, tenant } = parsed.data;
+    const log = logger.child({ runId, tenant, jobId: job.id });
     const cap = deps.slots ? await deps.slots.limit(tenant) : undefined;
     const slots = cap && Number.isFinite(cap.limit) ? deps.slots : undefined;
-    if (slots && cap && !(await slots.slots.acquire(tenant, runId, cap.limit))) {
-      // Not picked up, so not an attempt: the run stays queued and its job waits, delayed,
-      // without holding this worker's slot: other tenants' runs take it meanwhile.
-      if (await slots.slots.noteWaiting(runId)) {
-        const why = cap.by === 'max_fleet_share' ? `its max_fleet_share of the live workers' slots` : 'its max_concurrent_runs';
-        await deps.events.append(runId, 'log', { level: 'info', message: `waiting: tenant ${tenant} runs at most ${cap.limit} run(s) at once (${why})` });
+    if (slots && cap) {
+      // A run that will not be picked up must not take (or wait for) a slot.
+      const run = await store.get(runId);
+      if (!run) return { skipped: 'run no longer exists' };
+      if (run.gen !== gen) return { skipped: 'stale job of an older enqueue' };
+      if (isTerminal(run.status)) {
+        await finalizer.finalize(runId);
+        return { skipped: `run is ${run.status}` };
       }
-      const waiting = (await store.tenantCounts(tenant).catch(() => undefined))?.queued ?? 0;
-      await job.moveToDelayed(now() + heldBackDelayMs(slots.retryMs ?? 1000, waiting, cap.limit, Math.random()), token);
-      throw new DelayedError();
+      if (!(await slots.slots.acquire(tenant, runId, cap.limit))) {
+        // Not picked up, so not an attempt: the run stays queued and its job waits, delayed,
+        // without holding this worker's slot: other tenants' runs take it meanwhile.
+        if (await slots.slots.noteWaiting(runId)) {
+          const why = cap.by === 'max_fleet_share' ? `its max_fleet_share of the live workers' slots` : 'its max_concurrent_runs';
+          await deps.events.append(runId, 'log', { level: 'info', message: `waiting: tenant ${tenant} runs at most ${cap.limit} run(s) at once (${why})` });
+        }
+        const waiting = (await store.tenantCounts(tenant).catch(() => undefined))?.queued ?? 0;
+        await job.moveToDelayed(now() + heldBackDelayMs(slots.retryMs ?? 1000, waiting, cap.limit, Math.random()), token);
+        throw new DelayedError();
+      }
     }
     const release = () => slots?.slots.release(tenant, runId).catch(() => undefined);
+    // One script takes the run and hands it back as it now is: no read before it. Whatever it
+    // refuses is skipped; a run found terminal but not ended is finalized (a worker died
+    // between its finish and its end).
     const picked = await store.pickup(runId, gen);
     if (!picked.ok) {
       await release();
+      if (picked.reason === 'missing') return { skipped: 'run no longer exists' };
+      if (picked.reason === 'stale') return { skipped: 'stale job of an older enqueue' };
+      if (picked.current && isTerminal(picked.current)) await finalizer.finalize(runId);
       return { skipped: `run is ${picked.current ?? 'gone'}` };
     }
 
-    if (picked.previous === 'queued' && run.queued_at) metrics.queueWait.observe(Math.max(0, now() - Date.parse(run.queued_at)) / 1000);
-    const fresh: StoredRun = { ...run, status: 'running', attempts: picked.attempts, started_at: run.started_at ?? picked.at };
+    const fresh: StoredRun = picked.run;
+    if (picked.previous === 'queued' && fresh.queued_at) metrics.queueWait.observe(Math.max(0, now() - Date.parse(fresh.queued_at)) / 1000);
     const target = deps.archiveTarget(fresh);
     const controller = new AbortController();
     active.set(runId, { controller, tenant });
@@ -155,7 +163,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       case 'succeed': {
         const done = await store.succeed(runId, gen, decision.result);
         timer({ outcome: 'succeeded' });
-        await finalizer.finalize(runId);
+        await finalizer.finalize(runId, done.ok ? done : undefined);
         log.info({ status: done.ok ? 'succeeded' : done.current }, 'run finished');
         return { status: done.ok ? 'succeeded' : done.current };
       }

@@ -104,4 +104,15 @@ describe('parseApiKeys', () => {
   ])('rejects %s', (raw, message) => {
     expect(() => parseApiKeys(raw)).toThrow(message);
   });
+  it('parses REDIS_SENTINELS with its master name, names a missing partner, and keeps the sentinel password out of errors', () => {
+    const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379,sentinel-b:26380', REDIS_SENTINEL_NAME: 'agentyard', REDIS_SENTINEL_PASSWORD: 'sentinel-secret' });
+    expect(c.REDIS_SENTINELS).toEqual([{ host: '127.0.0.1', port: 26379 }, { host: 'sentinel-b', port: 26380 }]);
+    expect(c.secrets).toContain('sentinel-secret');
+    expect(loadConfig({}).REDIS_SENTINELS).toBeUndefined();
+    expect(() => loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379' })).toThrow(/REDIS_SENTINEL_NAME: required when REDIS_SENTINELS is set/);
+    expect(() => loadConfig({ REDIS_SENTINEL_NAME: 'agentyard' })).toThrow(/REDIS_SENTINELS: required when REDIS_SENTINEL_NAME is set/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379;s2', REDIS_SENTINEL_NAME: 'm' })).toThrow(/REDIS_SENTINELS: expected host:port/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:99999', REDIS_SENTINEL_NAME: 'm' })).toThrow(/REDIS_SENTINELS: a sentinel port/);
+    expect(() => loadConfig({ REDIS_SENTINEL_PASSWORD: 'sentinel-secret' })).toThrow(/REDIS_SENTINEL_PASSWORD: set only with REDIS_SENTINELS/);
+  });
 });

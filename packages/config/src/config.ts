@@ -9,6 +9,20 @@ import { z } from 'zod';
 const Env = z.object({
   /** Where runs, events and the BullMQ queue live. Use AOF and `noeviction` in production. */
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  // --- Redis Sentinel (issue 11): when REDIS_SENTINELS is set, every connection asks these
+  // sentinels for the current primary of REDIS_SENTINEL_NAME instead of dialling REDIS_URL's
+  // host; REDIS_URL then only lends its password, username and db to the data connections.
+  /** `host:port,host:port,…` of the sentinels; unset: connect to REDIS_URL directly. */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port,host:port,…')
+    .transform((s) => s.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) })))
+    .refine((list) => list.every((s) => s.port >= 1 && s.port <= 65535), 'a sentinel port must be 1-65535')
+    .optional(),
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`); required with REDIS_SENTINELS. */
+  REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  /** `requirepass` of the sentinels themselves, when they have one (a secret: never logged). */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** Prefix of every Agentyard key, so several deployments or test runs share one Redis safely. */
   KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default('ay:'),
   /** BullMQ queue name; BullMQ's own keys read `bull:<QUEUE_NAME>:…`. */
@@ -75,7 +89,14 @@ const Env = z.object({
    * How often a worker heartbeats to the registry; it counts as gone after three missed
    * beats, and its /healthz fails when its own beats stop succeeding for that long.
    */
-  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(1000),
+  /**
+   * Dead-worker recovery (issue 11): a worker whose beats stopped this long ago is dead, and
+   * live workers move the runs it held back to the queue (kill -9 -> step restarted within
+   * about this + 2 beats). A worker whose event loop is blocked for longer is judged dead too,
+   * so keep it well above your longest synchronous stretch. At least 3 beats.
+   */
+  WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(300).default(5000),
   /** How often a worker writes run archives that failed while storage was down. */
   WORKER_ARCHIVE_RETRY_S: z.coerce.number().min(0.1).default(15),
   /**
@@ -296,6 +317,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
     problems.push('EXECUTOR: k8s moves files through presigned S3 URLs, so it needs WORKSPACE_DRIVER=s3 (the fs driver is local to one host)');
   }
   problems.push(...jwtProblems(c));
+  // Dead-worker recovery: a worker must get a few beats in before it can be judged dead.
+  if (c.WORKER_DEAD_AFTER_MS < c.WORKER_HEARTBEAT_MS * 3) {
+    problems.push(`WORKER_DEAD_AFTER_MS: must be at least 3 x WORKER_HEARTBEAT_MS (${c.WORKER_HEARTBEAT_MS * 3}), or live workers are judged dead between beats`);
+  }
+  if ((c.REDIS_SENTINELS === undefined) !== (c.REDIS_SENTINEL_NAME === undefined)) {
+    problems.push(c.REDIS_SENTINELS ? 'REDIS_SENTINEL_NAME: required when REDIS_SENTINELS is set' : 'REDIS_SENTINELS: required when REDIS_SENTINEL_NAME is set');
+  }
+  if (c.REDIS_SENTINEL_PASSWORD !== undefined && c.REDIS_SENTINELS === undefined) {
+    problems.push('REDIS_SENTINEL_PASSWORD: set only with REDIS_SENTINELS, which is missing');
+  }
   const jwtOn = c.JWT_SECRET !== undefined || c.JWT_JWKS_URL !== undefined;
   if (opts.requireApiKeys && apiKeys.length === 0 && !jwtOn && problems.length === 0) {
     problems.push('API_KEYS: required (or JWT_SECRET / JWT_JWKS_URL), e.g. acme:tok_acme_123,ops:tok_ops_123:admin');
@@ -308,7 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
       return undefined;
     }
   })();
-  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, c.METRICS_TOKEN, redisPassword].filter(
+  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, c.METRICS_TOKEN, redisPassword, c.REDIS_SENTINEL_PASSWORD].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return { ...c, API_KEYS: apiKeys, secrets };

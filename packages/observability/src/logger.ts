@@ -19,9 +19,9 @@ const REDACT_PATHS = [
 ];
 
 /**
- * One root logger per process. Besides path redaction, every string argument is scrubbed
- * of the configured secret values, so a token that slips into a message (an error from a
- * client library quoting a URL, say) is still never written.
+ * One root logger per process. Besides path redaction, every line is scrubbed of the
+ * configured secret values, so a token that slips into a message (an error from a client
+ * library quoting a URL, say) is still never written.
  */
 export function createLogger(opts: {
   level: string;
@@ -37,18 +37,12 @@ export function createLogger(opts: {
       level: opts.level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       hooks: {
-        logMethod(args, method) {
-          const clean = args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>;
-          if (secrets.length > 0 && typeof clean[0] === 'object' && clean[0] !== null) {
-            // Objects can hold a secret anywhere (an error's message); scrub a JSON copy.
-            try {
-              const copy = JSON.parse(scrub(JSON.stringify(clean[0], errorReplacer))) as object;
-              clean[0] = copy as (typeof clean)[0];
-            } catch {
-              // unserialisable (cyclic) objects are logged as pino would anyway
-            }
-          }
-          method.apply(this, clean);
+        // Scrubbed as the finished line, just before it is written: one pass over a string
+        // instead of a JSON copy of every object logged (the API's access log made that
+        // copy on every request, the largest cost of a create in its profile). Same reach:
+        // messages, objects and errors all end up in the line.
+        streamWrite(line: string): string {
+          return secrets.some((secret) => line.includes(secret)) ? scrub(line) : line;
         },
       },
     },
@@ -56,9 +50,3 @@ export function createLogger(opts: {
   );
 }
 
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    return { type: value.name, message: value.message, stack: value.stack, ...(value as unknown as Record<string, unknown>) };
-  }
-  return value;
-}

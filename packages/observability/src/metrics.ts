@@ -152,7 +152,7 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     reconciled: new Counter({
       name: 'agentyard_reconciled_total',
-      help: 'Repairs by the reconciler: queued runs given their missing job, zombie runs re-queued, dead jobs dead-lettered',
+      help: 'Repairs: queued runs given their missing job, zombie runs re-queued, dead jobs dead-lettered (reconciler); dead workers\' runs moved back to the queue (dead_worker)',
       labelNames: ['kind'] as const,
       registers: [registry],
     }),

@@ -26,6 +26,9 @@ export type AttemptDecision =
   | { kind: 'retry'; error: ErrorData }
   | { kind: 'dead_letter'; error: ErrorData };
 
+/** How soon a run whose store did not answer is tried again (UnavailableError's Retry-After). */
+export const UNAVAILABLE_RETRY_MS = 5000;
+
 /**
  * The retry / dead-letter decision, apart from any I/O. `attemptsMade` counts the job's
  * earlier failed attempts (BullMQ's attemptsMade); `maxAttempts` is options.max_attempts.
@@ -47,6 +50,13 @@ export function decideAttempt(end: AttemptEnd, o: { attemptsMade: number; maxAtt
     case 'deferred':
       return { kind: 'hand_back', delayMs: Math.max(0, end.delayMs), level: 'warn', message: end.message };
     case 'error': {
+      // The workspace store not answering is the platform's outage, not the run's failure:
+      // spending attempts on it dead-lettered every file-touching run of a 20 s S3 outage
+      // (chaos drill c). Handed back instead, it retries until the store answers or the
+      // run's own timeout_s ends it (run_timeout is permanent), whichever comes first.
+      if (end.error.code === 'unavailable') {
+        return { kind: 'hand_back', delayMs: UNAVAILABLE_RETRY_MS, level: 'warn', message: `${end.error.message}; retrying in ${UNAVAILABLE_RETRY_MS / 1000} s without spending an attempt` };
+      }
       const last = o.attemptsMade + 1 >= o.maxAttempts;
       if (end.error.retryable && !last) return { kind: 'retry', error: end.error };
       if (!end.error.retryable) return { kind: 'dead_letter', error: end.error };

@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import type { RunEvent } from '@agentyard/core';
-import { compareIds, eventKeys, type EventLog } from '@agentyard/events';
+import { compareIds, decodeEntry, eventKeys, type EventLog } from '@agentyard/events';
 import { runKeys } from './keys';
+import type { EndTail } from './run-store';
 import { toFullRunView, type StoredRun } from './run-codec';
 
 /**
@@ -39,6 +40,12 @@ export interface EventArchive {
    * last segment (the run ended). Returns how many events it wrote.
    */
   flush(runId: string, target: ArchiveTarget, opts?: { final?: boolean }): Promise<number>;
+  /**
+   * The final flush of a run that just ended, from what `end` handed back: when those events
+   * are all that is unarchived and fit the open segment (a short run), it writes them
+   * without reading the stream again; otherwise it is `flush(..., { final: true })`.
+   */
+  finish(runId: string, target: ArchiveTarget, tail: EndTail): Promise<number>;
   /** Writes run.json. */
   writeRecord(run: StoredRun, target: ArchiveTarget): Promise<void>;
   readonly segment: number;
@@ -75,14 +82,28 @@ export function createEventArchive(opts: { redis: Redis; prefix: string; events:
   const write = (target: ArchiveTarget, runId: string, page: RunEvent[]) =>
     target.write(segmentPath(runId, page[0]!.seq), `${page.map((e) => JSON.stringify(e)).join('\n')}\n`, { contentType: 'application/x-ndjson' });
 
-  return {
+  const archive: EventArchive = {
     segment,
+    async finish(runId, target, tail) {
+      const page = tail.entries.map((e) => decodeEntry(runId, e));
+      const first = page[0];
+      const last = page[page.length - 1];
+      const whole = first && last && first.seq === tail.archivedSeq + 1 && last.id === tail.endId && last.seq < tail.archivedSeq + segment;
+      if (!whole) return archive.flush(runId, target, { final: true });
+      await write(target, runId, page);
+      // The cursor stays (a partial segment); trim only when the stream is past what it keeps.
+      if (tail.streamLength > opts.retain) {
+        const ev = eventKeys(prefix, runId);
+        await redis.ayArchiveCursor(k.archiveCursor(runId), ev.stream, ev.seq, 0, '', opts.retain, last.seq);
+      }
+      return page.length;
+    },
     async flush(runId, target, o = {}) {
       const ev = eventKeys(prefix, runId);
-      const [[, cur], [, head]] = (await redis.multi().hmget(k.archiveCursor(runId), 'seq', 'id').get(ev.seq).exec()) as [
-        [null, [string | null, string | null]],
-        [null, string | null],
-      ];
+      // Two commands in one round trip, no MULTI: both only ever grow, and ioredis builds a
+      // pipeline object per MULTI by copying every defined script onto it (seen per run in
+      // the worker's profile).
+      const [cur, head] = await Promise.all([redis.hmget(k.archiveCursor(runId), 'seq', 'id'), redis.get(ev.seq)]);
       let archivedSeq = Number(cur[0] ?? 0);
       let after = cur[1] ?? undefined;
       const headSeq = Number(head ?? 0);
@@ -110,6 +131,7 @@ export function createEventArchive(opts: { redis: Redis; prefix: string; events:
       await target.write(archiveRecordPath(run.doc.id), JSON.stringify(toFullRunView(run), null, 2), { contentType: 'application/json' });
     },
   };
+  return archive;
 }
 
 /** Reads a run's archive back: its record, and its events in order. */

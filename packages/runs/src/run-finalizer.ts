@@ -1,16 +1,18 @@
 import { isTerminal, type StepState } from '@agentyard/core';
 import type { ArchiveTarget, EventArchive } from './run-archive';
 import type { StoredRun } from './run-codec';
-import type { RunStore } from './run-store';
+import type { EndTail, RunStore } from './run-store';
 
 export interface RunFinalizer {
   /**
    * For a run in a terminal status: marks steps that will never run, archives the run
    * into its workspace, emits the single `end` event, archives that too, and starts the
    * run's retention. Safe to call more than once and from any process; only the first call
-   * that finds the run not ended does anything.
+   * that finds the run not ended does anything. `known`: the run as the caller just wrote it
+   * and its events not archived yet (a finish script hands both back), which spares a read,
+   * and the early flush when no complete segment is waiting.
    */
-  finalize(runId: string): Promise<boolean>;
+  finalize(runId: string, known?: { run: StoredRun; unarchived: number }): Promise<boolean>;
   /** Gives every step that has not finished the status `skipped` or `cancelled`. */
   settleSteps(run: StoredRun, phase: 'skipped' | 'cancelled'): Promise<void>;
   /**
@@ -52,10 +54,11 @@ export function createRunFinalizer(opts: {
   };
 
   /** The last part of the archive: every event up to `end`, then retention starts. */
-  const complete = async (run: StoredRun, o: { record: boolean }) => {
+  const complete = async (run: StoredRun, o: { record: boolean; tail?: EndTail }) => {
     const target = opts.archiveTarget(run);
     if (o.record) await archive.writeRecord(run, target);
-    await archive.flush(run.doc.id, target, { final: true });
+    if (o.tail) await archive.finish(run.doc.id, target, o.tail);
+    else await archive.flush(run.doc.id, target, { final: true });
     await store.archived(
       run.doc.id,
       {
@@ -88,8 +91,8 @@ export function createRunFinalizer(opts: {
       }
       return { archived, pending: ids.length === limit };
     },
-    async finalize(runId) {
-      const run = await store.get(runId);
+    async finalize(runId, known) {
+      const run = known?.run ?? (await store.get(runId));
       if (!run || !isTerminal(run.status) || run.ended) return false;
       let settled = run;
       if (run.status !== 'succeeded') {
@@ -101,19 +104,21 @@ export function createRunFinalizer(opts: {
       try {
         const target = opts.archiveTarget(settled);
         await archive.writeRecord(settled, target);
-        await archive.flush(runId, target);
+        // Only complete segments go before `end`; none is waiting when fewer events are.
+        if (!known || settled !== run || known.unarchived >= archive.segment) await archive.flush(runId, target);
       } catch (err) {
         archived = false;
         opts.onArchiveError?.(runId, err);
       }
-      if (!(await store.end(runId))) return false;
+      const tail = await store.endWithTail(runId, archive.segment);
+      if (!tail) return false;
       // `end` itself, and the start of retention, which waits for a complete archive: a run
       // is never forgotten by Redis before its history is safe in the workspace. When storage
       // is down the run ends all the same (clients are not kept waiting) and retryArchives
       // finishes the archive later. Marked only once ended, so a sweep cannot skip it.
       if (archived) {
         try {
-          await complete(settled, { record: false });
+          await complete(settled, { record: false, tail });
         } catch (err) {
           archived = false;
           opts.onArchiveError?.(runId, err);

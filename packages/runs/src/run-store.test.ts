@@ -66,6 +66,28 @@ describe('run store on real Redis', () => {
     expect(await store.end(run.doc.id)).toBe(true);
   });
 
+  it('pickup and succeed hand back the run as they left it, and end hands back the unarchived events, end last', async () => {
+    const run = await create();
+    await store.start(run.doc.id);
+    const picked = await store.pickup(run.doc.id, 1);
+    if (!picked.ok) throw new Error('pickup refused');
+    expect(picked.run).toMatchObject({ status: 'running', attempts: 1, gen: 1, started_at: new Date(now).toISOString() });
+    expect(picked.run.steps.a).toEqual({ status: 'pending', attempts: 0 });
+    await store.checkpoint(run.doc.id, 'a', { status: 'succeeded', attempts: 1, output: 'x' }, { expectGen: 1 });
+    const done = await store.succeed(run.doc.id, 1, { a: 'x' });
+    if (!done.ok) throw new Error('succeed refused');
+    expect(done.run).toMatchObject({ status: 'succeeded', result: { a: 'x' }, ended: false });
+    expect(done.run.steps.a).toMatchObject({ status: 'succeeded', output: 'x' });
+    // created, queued, running, succeeded: none archived yet.
+    expect(done.unarchived).toBe(4);
+    const tail = await store.endWithTail(run.doc.id, 100);
+    expect(tail?.archivedSeq).toBe(0);
+    expect(tail?.streamLength).toBe(5);
+    expect(tail?.entries.map(([id]) => id).at(-1)).toBe(tail?.endId);
+    expect(tail?.entries).toHaveLength(5);
+    expect(await store.endWithTail(run.doc.id, 100)).toBeUndefined();
+  });
+
   it('lists a tenant’s runs newest first across pages, filtered by status, never another tenant’s', async () => {
     const mine = [];
     for (let i = 0; i < 5; i++) mine.push(await create('listco'));

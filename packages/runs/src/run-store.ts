@@ -64,6 +64,14 @@ export interface TenantCounts {
   oldestQueuedAt?: number;
 }
 
+/** What `endWithTail` hands the archiver: raw stream entries after the archive cursor. */
+export interface EndTail {
+  endId: string;
+  streamLength: number;
+  archivedSeq: number;
+  entries: [string, string[]][];
+}
+
 export type ListedRun = { run: StoredRun } | { runId: string; archived: ListingEntry };
 
 /**
@@ -98,8 +106,13 @@ export interface RunStore {
 
   /** created -> queued. Throws invalid_state, not_found or queue_full. */
   start(runId: string, limits?: QueueLimits): Promise<{ gen: number; at: string }>;
-  pickup(runId: string, gen: number): Promise<Outcome<{ previous: RunStatus; attempts: number }>>;
-  succeed(runId: string, gen: number, result: unknown): Promise<Outcome>;
+  /** Starts an attempt; hands back the run as it now is (the caller need not read it). */
+  pickup(runId: string, gen: number): Promise<Outcome<{ previous: RunStatus; attempts: number; run: StoredRun }>>;
+  /**
+   * Ends an attempt well; hands back the run as it now is and how many of its events are not
+   * archived yet, for the finalizer.
+   */
+  succeed(runId: string, gen: number, result: unknown): Promise<Outcome<{ run: StoredRun; unarchived: number }>>;
   fail(runId: string, gen: number, error: ErrorData): Promise<Outcome>;
   /** `gen` undefined: whatever the generation (a job BullMQ failed on its own). */
   deadLetter(runId: string, error: ErrorData, gen?: number): Promise<Outcome>;
@@ -123,6 +136,12 @@ export interface RunStore {
   ): Promise<'ok' | 'stale'>;
   /** Appends the final `end` event once; returns whether this call emitted it. */
   end(runId: string): Promise<boolean>;
+  /**
+   * `end`, and in the same step the events not archived yet (at most `max`, `end` included),
+   * the stream's length and the archived-through seq: what the archiver needs to write the
+   * last segment without reading the stream again. undefined when this call did not end it.
+   */
+  endWithTail(runId: string, max: number): Promise<EndTail | undefined>;
   /** The archive is complete: writes the listing entry and starts retention (0 = keep). */
   archived(runId: string, listing: ListingEntry, retentionMs: number): Promise<boolean>;
   /** Forgets a run whose retention is over; false when it is not due (or was retried). */
@@ -151,6 +170,19 @@ export interface RunStore {
 }
 
 type Reply = [string, ...string[]];
+type Flat = string[];
+
+/** HGETALL as a script returns it (a flat field/value array) into a record. */
+function record(flat: Flat | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (flat) for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+/** A run snapshot (run hash, steps, approvals) starting at reply[i]. */
+function snapshotAt(reply: unknown[], i: number): StoredRun | undefined {
+  return decodeRun(record(reply[i] as Flat), record(reply[i + 1] as Flat), record(reply[i + 2] as Flat));
+}
 type Scripted = Redis & Record<RunScriptName, (...args: (string | number)[]) => Promise<Reply>>;
 
 export function fingerprint(value: unknown): string {
@@ -207,13 +239,9 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
   const get = async (runId: string): Promise<StoredRun | undefined> => {
     // `run_x:steps` would name another key of the same run (WRONGTYPE, or another run's data).
     if (!RUN_ID_PATTERN.test(runId)) return undefined;
-    const [[, hash], [, steps], [, approvals]] = (await redis
-      .multi()
-      .hgetall(k.run(runId))
-      .hgetall(k.steps(runId))
-      .hgetall(k.approvals(runId))
-      .exec()) as [[null, Record<string, string>], [null, Record<string, string>], [null, Record<string, string>]];
-    return decodeRun(hash, steps, approvals);
+    // One script rather than a MULTI: as consistent, and ioredis builds a pipeline object per
+    // MULTI by copying every defined script onto it, which the worker's profile showed per run.
+    return snapshotAt((await call('ayRunRead', runId)).reply, 1);
   };
 
   const gen = (g?: number) => (g === undefined ? '' : String(g));
@@ -313,12 +341,16 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     async pickup(runId, g) {
       const { reply, at } = await call('ayRunPickup', runId, g);
       if (reply[0] !== RUN_CODES.ok) return refusal(reply);
-      return { ok: true, at, previous: reply[1] as RunStatus, attempts: Number(reply[2]) };
+      const run = snapshotAt(reply, 3);
+      if (!run) return { ok: false, reason: 'missing' };
+      return { ok: true, at, previous: reply[1] as RunStatus, attempts: Number(reply[2]), run };
     },
 
     async succeed(runId, g, result) {
       const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '');
-      return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
+      if (reply[0] !== RUN_CODES.ok) return refusal(reply);
+      const run = snapshotAt(reply, 2);
+      return run ? { ok: true, at, run, unarchived: Number(reply[5]) } : { ok: false, reason: 'missing' };
     },
 
     async fail(runId, g, error) {
@@ -382,7 +414,14 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     },
 
     async end(runId) {
-      return (await call('ayRunEnd', runId)).reply[0] === RUN_CODES.ok;
+      return (await call('ayRunEnd', runId, 0)).reply[0] === RUN_CODES.ok;
+    },
+
+    async endWithTail(runId, max) {
+      const { reply } = await call('ayRunEnd', runId, Math.max(1, max));
+      if (reply[0] !== RUN_CODES.ok) return undefined;
+      const r = reply as unknown[];
+      return { endId: r[1] as string, streamLength: Number(r[2]), archivedSeq: Number(r[3]), entries: r[4] as [string, string[]][] };
     },
 
     async archived(runId, listing, retentionMs) {

@@ -116,6 +116,9 @@ local function go(from, to, extra)
   if extra ~= nil and extra ~= '{}' then payload = payload .. ',' .. string.sub(extra, 2) else payload = payload .. '}' end
   return event('status', payload)
 end
+-- The run as the store decodes it (run hash, steps, approvals), for scripts that hand the
+-- caller the state they just wrote instead of making it read it back.
+local function snapshot() return redis.call('HGETALL', RUN), redis.call('HGETALL', STEPS), redis.call('HGETALL', APPROVALS) end
 `;
 
 const script = (body: string) => `${PRELUDE}\n${body}`;
@@ -168,10 +171,22 @@ return {C.ok, tostring(gen)}
 `);
 
 /**
+ * read: the run (run hash, steps, approvals) as one consistent snapshot, without a MULTI.
+ * Returns {ok, run hash, steps hash, approvals hash} (flat field/value arrays; empty when the
+ * run does not exist).
+ */
+export const READ_LUA = script(`
+local run, steps, approvals = snapshot()
+return {C.ok, run, steps, approvals}
+`);
+
+/**
  * pickup: a worker starts executing the run (first time, after backoff, or taking over from
  * a worker that died: hence 'running' is allowed). Counts an attempt and clears the last error.
+ * Hands back the run as it now is, so the worker needs no read of its own.
  * ARGV  7 generation of the job
- * Returns {ok, previous, attempts} | {missing} | {invalid, status} | {stale, status}.
+ * Returns {ok, previous, attempts, run hash, steps hash, approvals hash} | {missing} |
+ * {invalid, status} | {stale, status}.
  */
 export const PICKUP_LUA = script(`
 local status, refused = guard('queued failed running', ARGV[7])
@@ -179,7 +194,8 @@ if refused then return refused end
 local attempts = redis.call('HINCRBY', RUN, 'attempts', 1)
 redis.call('HDEL', RUN, 'error')
 go(status, 'running', '{}')
-return {C.ok, status, tostring(attempts)}
+local run, steps, approvals = snapshot()
+return {C.ok, status, tostring(attempts), run, steps, approvals}
 `);
 
 /**
@@ -187,7 +203,9 @@ return {C.ok, status, tostring(attempts)}
  * ARGV  7 generation, 8 outcome: succeed | fail | dead_letter, 9 result JSON or '',
  *       10 error JSON or ''
  * succeed and fail start from running; dead_letter also from queued and failed (a job
- * BullMQ gave up on). Returns {ok, previous} | {missing} | {invalid, status} | {stale, status}.
+ * BullMQ gave up on). Returns {ok, previous, run hash, steps hash, approvals hash, events
+ * not yet archived} (the run as it now is, for the finalizer) | {missing} | {invalid, status} |
+ * {stale, status}.
  */
 export const FINISH_LUA = script(`
 local outcome = ARGV[8]
@@ -202,7 +220,9 @@ if ARGV[10] ~= '' then
   extra = '{"error":' .. ARGV[10] .. '}'
 end
 go(status, to, extra)
-return {C.ok, status}
+local run, steps, approvals = snapshot()
+local unarchived = tonumber(redis.call('GET', SEQ) or '0') - tonumber(redis.call('HGET', ARCHIVE, 'seq') or '0')
+return {C.ok, status, run, steps, approvals, tostring(unarchived)}
 `);
 
 /**
@@ -326,7 +346,12 @@ return {C.ok}
  * end: the final event of a terminal run, at most once per terminal episode (retry clears it),
  * counted in the deployment's and the tenant's runs-finished-by-status hashes (queue stats'
  * `completed`).
- * Returns {ok, event id} | {noop} (already ended, or not terminal) | {missing}.
+ * With ARGV 7 > 0 it also returns the events not archived yet (after the archive cursor), at
+ * most that many, `end` included, and the stream's length, so the archiver can write the
+ * last segment without reading the stream again.
+ * ARGV  7 most events to return (0 = none)
+ * Returns {ok, event id, stream length, archived seq, entries} | {noop} (already ended, or
+ * not terminal) | {missing}.
  */
 export const END_LUA = script(`
 local status = redis.call('HGET', RUN, 'status')
@@ -335,7 +360,12 @@ if not terminal(status) then return {C.noop, status} end
 if redis.call('HSETNX', RUN, 'ended', '1') == 0 then return {C.noop, status} end
 redis.call('HINCRBY', PREFIX .. 'stats:finished', status, 1)
 redis.call('HINCRBY', tenant_key(redis.call('HGET', RUN, 'tenant'), 'finished'), status, 1)
-return {C.ok, event('end', '{"status":"' .. status .. '"}')}
+local id = event('end', '{"status":"' .. status .. '"}')
+local want = tonumber(ARGV[7] or '0')
+if want <= 0 then return {C.ok, id} end
+local cursor = redis.call('HMGET', ARCHIVE, 'seq', 'id')
+local from = cursor[2] and ('(' .. cursor[2]) or '-'
+return {C.ok, id, tostring(redis.call('XLEN', STREAM)), cursor[1] or '0', redis.call('XRANGE', STREAM, from, '+', 'COUNT', want)}
 `);
 
 /**
@@ -405,6 +435,7 @@ return {C.ok}
 /** Every script by the name its ioredis command gets. */
 export const RUN_SCRIPTS = {
   ayRunCreate: CREATE_LUA,
+  ayRunRead: READ_LUA,
   ayRunStart: START_LUA,
   ayRunPickup: PICKUP_LUA,
   ayRunFinish: FINISH_LUA,

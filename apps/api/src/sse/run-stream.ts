@@ -28,6 +28,22 @@ export interface RunStreamDeps {
   ended(runId: string): Promise<boolean>;
 }
 
+/**
+ * One frame per event object: the fan-out hands the same object to every client following a
+ * run, so 1,000 clients cost one JSON.stringify per event, not 1,000 (the fan-out's p99 in
+ * the bench). Replayed history events are objects of their own and are serialized once each.
+ */
+const frames = new WeakMap<RunEvent, string>();
+function frameOf(e: RunEvent): string {
+  let frame = frames.get(e);
+  if (frame === undefined) {
+    const { id, ...data } = e;
+    frame = `id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`;
+    frames.set(e, frame);
+  }
+  return frame;
+}
+
 /** The reconnect delay sent as `retry:`: short enough to resume quickly after a drop. */
 export const SSE_RETRY_MS = 1000;
 
@@ -68,8 +84,7 @@ export async function streamRun(deps: RunStreamDeps, res: Response, runId: strin
 
   const outcome = await sub.start({
     event(e: RunEvent) {
-      const { id, ...data } = e;
-      res.write(`id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
+      res.write(frameOf(e));
     },
     reset(notice) {
       res.write(`event: reset\ndata: ${JSON.stringify(notice)}\n\n`);

@@ -1,0 +1,80 @@
+/**
+ * The API in the bench's own process, on a Redis the caller names, one per key prefix and
+ * queue name, plus cleanup of a prefix's keys. For sections where the API is only the way
+ * runs get in (drain fill); where the API itself is measured it runs as its own process.
+ */
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { requireFrom } = require('./support');
+
+const root = join(__dirname, '..', '..');
+const apiDir = join(root, 'apps', 'api');
+const TOKEN = 'tok_bench_12345';
+
+/** The environment of a bench API (in this process or its own): production defaults otherwise. */
+function benchEnv(url, prefix, queueName, extra = {}) {
+  return {
+    REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, API_KEYS: `bench:${TOKEN}:admin`,
+    // On, as in production, but high enough that the bench itself is never refused.
+    RATE_LIMIT_PER_MIN: '1000000',
+    // Off: the failed-auth limiter counts a request until its response ends, so open SSE
+    // streams count as failures and the 101st concurrent stream from one address gets 429.
+    AUTH_FAILURES_PER_MIN: '0',
+    ...extra,
+  };
+}
+
+function createApiStack(url) {
+  const Redis = requireFrom(apiDir, 'ioredis');
+  const { buildApp } = require(join(apiDir, 'dist', 'app.js'));
+  const { createApiDeps } = require(join(apiDir, 'dist', 'compose.js'));
+  const { createLogger } = requireFrom(apiDir, '@agentyard/observability');
+  const { createWorkspace } = requireFrom(apiDir, '@agentyard/workspace');
+  const { loadConfig } = requireFrom(apiDir, '@agentyard/config');
+  const open = [];
+  return {
+    token: TOKEN,
+    async api({ prefix, queueName }) {
+      const dir = mkdtempSync(join(tmpdir(), 'ay-bench-api-'));
+      const logger = createLogger({ level: 'silent', name: 'bench' });
+      const deps = await createApiDeps(loadConfig(benchEnv(url, prefix, queueName)), { logger, workspace: createWorkspace({ driver: 'fs', dir }), version: 'bench' });
+      const server = buildApp(deps).listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      const base = `http://127.0.0.1:${server.address().port}`;
+      const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+      const post = (body) =>
+        fetch(`${base}/agent/execute`, { method: 'POST', headers, body: JSON.stringify(body) }).then(async (r) => {
+          const j = await r.json();
+          if (r.status >= 300) throw new Error(`HTTP ${r.status}: ${JSON.stringify(j)}`);
+          return j;
+        });
+      const handle = {
+        base, headers, post, deps,
+        async close() {
+          server.closeAllConnections();
+          server.close();
+          await deps.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+      open.push(handle);
+      return handle;
+    },
+    async cleanup(prefix) {
+      const r = new Redis(url);
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await r.del(...keys);
+      } while (cursor !== '0');
+      await r.quit();
+    },
+    async close() {
+      for (const h of open.splice(0)) await h.close().catch(() => undefined);
+    },
+  };
+}
+
+module.exports = { createApiStack, benchEnv, TOKEN };

@@ -1,0 +1,64 @@
+/**
+ * What the bench reads off the host and off Redis around a phase: CPU time of a process
+ * (/proc/<pid>/stat), the host's steal share (/proc/stat), and Redis commands by name
+ * (INFO commandstats), so a regression has a cause to point at.
+ */
+const { readFileSync } = require('node:fs');
+
+const TICK_MS = 10; // USER_HZ is 100 on every Linux the bench runs on
+
+/** User + system CPU milliseconds of `pid` so far. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+function hostTicks() {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { total: cpu.slice(0, 8).reduce((a, b) => a + b, 0), steal: cpu[7] ?? 0 };
+}
+
+/** Starts a phase; `.end()` gives the host's steal percentage over it. */
+function stealMeter() {
+  const a = hostTicks();
+  return {
+    end() {
+      const b = hostTicks();
+      const total = b.total - a.total;
+      return total > 0 ? Math.round(((b.steal - a.steal) / total) * 1000) / 10 : 0;
+    },
+  };
+}
+
+/** Calls per command name, from INFO commandstats. */
+async function commandStats(redis) {
+  const out = {};
+  for (const line of (await redis.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Commands between two commandStats snapshots, less `ownCalls` the probe itself made. */
+function commandDelta(before, after) {
+  const delta = {};
+  let total = 0;
+  for (const [name, n] of Object.entries(after)) {
+    const d = n - (before[name] ?? 0);
+    if (name === 'info') continue; // the probe's own
+    if (d > 0) {
+      delta[name] = d;
+      total += d;
+    }
+  }
+  return { total, delta };
+}
+
+/** The host's 1-minute load average: other work on a shared host shows here, not in steal. */
+function loadAvg() {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+module.exports = { cpuMs, stealMeter, commandStats, commandDelta, loadAvg };
