@@ -14,7 +14,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { spawn } = require('node:child_process');
-const { requireFrom, pool } = require('./support');
+const { requireFrom, pool, benchTenantsFile } = require('./support');
 const { cpuMs, stealMeter, commandStats, commandDelta } = require('./probes');
 
 const root = join(__dirname, '..', '..');
@@ -65,7 +65,7 @@ async function drainAgentyard({ url, concurrency, runs, profileDir, stack }) {
     {
       REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: String(concurrency),
       // Logging as in production (info, to a stdout nobody reads): its cost is part of a run's.
-      WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info',
+      WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info', TENANTS_FILE: benchTenantsFile(dir),
     },
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );

@@ -8,7 +8,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
-const { requireFrom, percentile } = require('./support');
+const { requireFrom, percentile, benchTenantsFile } = require('./support');
 const { spawnProc, exited, waitHttp } = require('./http');
 const { benchEnv, TOKEN } = require('./api-stack');
 
@@ -58,7 +58,7 @@ async function latencyFigures({ url, samples, stack, freePort }) {
   };
   await waitHttp(`${base}/healthz`);
   const worker = spawnProc(join(root, 'apps', 'worker', 'dist', 'main.js'), {
-    REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: '4', WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info',
+    REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: '4', WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info', TENANTS_FILE: benchTenantsFile(dir),
   });
   const oneStep = { action: 'create', steps: [{ tool: 'log', args: { message: 'hi' } }] };
   const queued = [];

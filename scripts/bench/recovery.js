@@ -10,6 +10,7 @@ const { randomBytes } = require('node:crypto');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { spawnProc, exited } = require('./http');
+const { benchTenantsFile } = require('./support');
 
 const root = join(__dirname, '..', '..');
 
@@ -29,7 +30,7 @@ async function recoveryFigures({ url, tries, stack }) {
   const queueName = `ay-rec-${tag}`;
   const api = await stack.api({ prefix, queueName });
   const dir = mkdtempSync(join(tmpdir(), 'ay-bench-rec-'));
-  const env = { REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info' };
+  const env = { REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info', TENANTS_FILE: benchTenantsFile(dir) };
   const workers = [];
   const get = (path) => fetch(`${api.base}${path}`, { headers: api.headers }).then((r) => r.json());
   const results = [];

@@ -7,7 +7,7 @@ const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { startRedis, stopRedis, requireFrom, collectEnds, spawnNode, stopChild } = require('./support');
+const { startRedis, stopRedis, requireFrom, collectEnds, spawnNode, stopChild, benchTenantsFile } = require('./support');
 const { benchEnv } = require('./api-stack');
 
 const root = join(__dirname, '..', '..');
@@ -46,7 +46,7 @@ async function startStack({ retentionS, reconcileS, concurrency }) {
   });
   const worker = spawnNode(join(workerDir, 'dist', 'main.js'), {
     REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: String(concurrency),
-    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent',
+    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'silent', TENANTS_FILE: benchTenantsFile(dir),
     RUN_RETENTION_S: String(retentionS), RECONCILE_S: String(reconcileS),
   });
   const ends = await collectEnds(Redis, url, prefix);

@@ -95,4 +95,16 @@ function stopChild(child) {
   });
 }
 
-module.exports = { freePort, requireFrom, startRedis, stopRedis, pool, percentile, collectEnds, spawnNode, stopChild };
+/**
+ * The bench's one tenant as a single-tenant deployment configures it: the whole fleet is its
+ * share and its concurrency cap is above any --concurrency, so the figures measure the engine
+ * (slot leases included: the cap is finite) rather than the fair-share defaults. Returns the
+ * TENANTS_FILE path, written into `dir`.
+ */
+function benchTenantsFile(dir) {
+  const path = require('node:path').join(dir, 'bench-tenants.yaml');
+  require('node:fs').writeFileSync(path, 'defaults: { max_fleet_share: 1, max_concurrent_runs: 10000 }\n');
+  return path;
+}
+
+module.exports = { freePort, requireFrom, startRedis, stopRedis, pool, percentile, collectEnds, spawnNode, stopChild, benchTenantsFile };

@@ -9,7 +9,7 @@ describe('queue stats', () => {
   afterAll(() => stack.stop());
 
   it('counts waiting jobs of every priority while no worker runs, and how old the oldest is', async () => {
-    const empty = (await stack.api('GET', '/agent/queue/stats')).body;
+    const empty = (await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body;
     expect(empty).toMatchObject({ waiting: 0, active: 0, workers: 0, dead_lettered: 0, completed: 0, oldest_waiting_age_ms: 0 });
     const beforeFirst = Date.now();
     for (const priority of ['low', 'normal', 'critical']) {
@@ -21,7 +21,7 @@ describe('queue stats', () => {
     // Let the oldest run wait a measured while: its age must cover that and not much more.
     await waitFor(() => Date.now() - afterFirst >= 400, { label: '400 ms to pass', intervalMs: 20 });
     const asked = Date.now();
-    const stats = (await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.globex })).body;
+    const stats = (await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body;
     const answered = Date.now();
     expect(stats.waiting).toBe(3);
     expect(stats.prioritized).toBe(3);
@@ -44,11 +44,11 @@ describe('queue stats', () => {
       runs.filter((r) => r.id !== critical.id && r.options.priority !== 'normal').map((r) => stack.waitForStatus(r.id, ['succeeded'])),
     );
     for (const o of others) expect(Date.parse(o.started_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at));
-    expect((await stack.api('GET', '/agent/queue/stats')).body.workers).toBe(1);
+    expect((await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body.workers).toBe(1);
     // All three started runs succeed; the one never started does not count.
     const completed = await waitFor(
       async () => {
-        const s = (await stack.api('GET', '/agent/queue/stats')).body;
+        const s = (await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body;
         return s.completed === 3 && s.waiting === 0 ? s : undefined;
       },
       { label: 'completed to reach 3 and the queue to empty' },
@@ -56,7 +56,7 @@ describe('queue stats', () => {
     expect(completed.oldest_waiting_age_ms).toBe(0);
     const failed = await stack.execute({ action: 'create', start: true, steps: [{ tool: 'fail', args: { message: 'no', retryable: false } }] });
     await stack.waitForStatus(failed.body.run_id, ['dead_lettered']);
-    const after = (await stack.api('GET', '/agent/queue/stats')).body;
+    const after = (await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body;
     expect(after).toMatchObject({ completed: 3, dead_lettered: 1 });
     void w;
   });

@@ -132,11 +132,17 @@ describe('yardctl against a running stack', () => {
     expect(JSON.parse(replay.stdout)).toMatchObject({ run_id: runId, status: 'queued' });
   });
 
-  it('shows queue stats and live workers as JSON', async () => {
-    const stats = JSON.parse((await yardctl(['--json', 'queue', 'stats'], env)).stdout);
+  it('shows queue stats and live workers as JSON: the fleet to an operator, its own figures to a tenant', async () => {
+    const ops = { ...env, AGENTYARD_TOKEN: TOKENS.ops };
+    const stats = JSON.parse((await yardctl(['--json', 'queue', 'stats'], ops)).stdout);
     expect(stats).toMatchObject({ workers: 1, waiting: expect.any(Number) });
-    const workers = JSON.parse((await yardctl(['--json', 'workers'], env)).stdout).workers;
+    const workers = JSON.parse((await yardctl(['--json', 'workers'], ops)).stdout).workers;
     expect(workers).toHaveLength(1);
+    const mine = JSON.parse((await yardctl(['--json', 'queue', 'stats'], env)).stdout);
+    expect(mine).toMatchObject({ tenant: 'acme', waiting: expect.any(Number), active: expect.any(Number) });
+    expect(mine.workers).toBeUndefined();
+    const text = await yardctl(['queue', 'stats'], env);
+    expect(text.stdout).toMatch(/^tenant=acme .*limits\.max_concurrent_runs=20/m);
   });
 
   it('tails logs through a connection the server side drops, printing every event once, in order', async () => {

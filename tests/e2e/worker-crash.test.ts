@@ -62,7 +62,7 @@ describe('worker processes', () => {
     const env = { ...stack.env, WORKER_LOCK_MS: '60000', WORKER_STALLED_INTERVAL_MS: '30000', WORKER_HEARTBEAT_MS: '300', WORKER_DEAD_AFTER_MS: '1500' };
     const survivor = spawnWorker(env);
     procs.push(survivor);
-    await waitFor(async () => (await stack.api('GET', '/agent/queue/stats')).body.workers >= 1, { label: 'the survivor to register', timeoutMs: 20_000 });
+    await waitFor(async () => (await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body.workers >= 1, { label: 'the survivor to register', timeoutMs: 20_000 });
     const { body } = await stack.execute({
       action: 'create',
       start: true,
@@ -115,7 +115,7 @@ describe('worker processes', () => {
   async function holderOf(runId: string, candidates: WorkerProcess[]): Promise<WorkerProcess> {
     const busy = await waitFor(
       async () => {
-        const list = (await stack.api('GET', '/agent/workers')).body.workers as { pid: number; active_runs: number }[];
+        const list = (await stack.api('GET', '/agent/workers', undefined, { token: TOKENS.ops })).body.workers as { pid: number; active_runs: number }[];
         // Entries of workers killed by earlier tests linger until their TTL: only candidates count.
         const w = list.find((x) => x.active_runs > 0 && candidates.some((c) => c.child.pid === x.pid));
         return w && candidates.find((c) => c.child.pid === w.pid);

@@ -1,4 +1,4 @@
-import { startStack, type Stack } from '../helpers/stack';
+import { startStack, TOKENS, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait-for';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
@@ -28,7 +28,7 @@ describe('worker registry', () => {
     await stack.stop();
   });
 
-  const listed = async () => (await stack.api('GET', '/agent/workers')).body.workers as Array<Record<string, any>>;
+  const listed = async () => (await stack.api('GET', '/agent/workers', undefined, { token: TOKENS.ops })).body.workers as Array<Record<string, any>>;
 
   it('lists a live worker with its details, counts it in queue stats, and drops it once its event loop is wedged', async () => {
     const w = spawnWorker({ ...stack.env, LOG_LEVEL: 'info' });
@@ -37,13 +37,13 @@ describe('worker registry', () => {
     const mine = await waitFor(async () => (await listed()).find((x) => x.pid === w.child.pid), { label: 'the worker in GET /agent/workers', timeoutMs: 15_000 });
     expect(mine).toMatchObject({ concurrency: 4, active_runs: 0, version: expect.any(String), host: expect.any(String) });
     expect(Date.parse(mine.last_seen)).toBeGreaterThanOrEqual(Date.parse(mine.started_at));
-    expect((await stack.api('GET', '/agent/queue/stats')).body.workers).toBe(1);
+    expect((await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body.workers).toBe(1);
     expect(await healthz(port)).toBe(200);
 
     w.child.kill('SIGSTOP'); // as good as an event loop that never yields
     await waitFor(async () => !(await listed()).some((x) => x.pid === w.child.pid), { label: 'the wedged worker to leave the list', timeoutMs: 10_000 });
     expect(await healthz(port)).toBe('no answer');
-    expect((await stack.api('GET', '/agent/queue/stats')).body.workers).toBe(0);
+    expect((await stack.api('GET', '/agent/queue/stats', undefined, { token: TOKENS.ops })).body.workers).toBe(0);
     w.child.kill('SIGCONT');
     w.child.kill('SIGKILL');
   });

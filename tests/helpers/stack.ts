@@ -45,7 +45,15 @@ export interface Stack {
  * (filesystem, or s3rver), and in-process workers when asked for.
  */
 export async function startStack(
-  opts: { driver?: Driver; workers?: number; env?: Record<string, string>; label?: string; tenants?: unknown } = {},
+  opts: {
+    driver?: Driver;
+    workers?: number;
+    env?: Record<string, string>;
+    label?: string;
+    tenants?: unknown;
+    /** Receives the API's and workers' log lines (at LOG_LEVEL, info when not set in env). */
+    logs?: { write(line: string): unknown };
+  } = {},
 ): Promise<Stack> {
   const redis = testRedis(opts.label ?? 'stack');
   const queueName = uniqueQueueName(opts.label ?? 'stack');
@@ -65,7 +73,7 @@ export async function startStack(
     RATE_LIMIT_PER_MIN: '0',
     // tests/api/rate-limit.test.ts turns the failed-auth limit on too.
     AUTH_FAILURES_PER_MIN: '0',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_LEVEL: opts.logs ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...(driver === 's3'
       ? {
           WORKSPACE_DRIVER: 's3',
@@ -93,7 +101,7 @@ export async function startStack(
           forcePathStyle: true,
         })
       : createWorkspace({ driver: 'fs', dir: config.WORKSPACE_DIR });
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'test', secrets: config.secrets, destination: process.stderr });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'test', secrets: config.secrets, destination: opts.logs ?? process.stderr });
   const policies = tenantPolicies(opts.tenants ?? {});
   const deps = await createApiDeps(config, { logger, workspace, version: 'test', policies });
   const server: Server = createApiServer(buildApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES }).listen(0, '127.0.0.1');

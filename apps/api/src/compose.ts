@@ -4,7 +4,7 @@ import type { Config } from '@agentyard/config';
 import { createEventFanout, quitRedis } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
 import { createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
-import { createRunEngine, createRunReader, createSessionArchive, createSessionStore, createTokenBudget } from '@agentyard/runs';
+import { createRunEngine, createRunReader, createSessionArchive, createSessionStore, createStreamLeases, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
@@ -21,7 +21,8 @@ export type ApiConfig = Pick<
   // Sessions: record TTL and limits.
   Partial<Pick<Config, 'SESSION_RECORD_TTL_S' | 'SESSION_RATE_LIMIT_PER_MINUTE' | 'SESSION_MAX_CONCURRENCY'>> &
   Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_TENANT_CLAIM' | 'JWT_SCOPES_CLAIM' | 'JWT_CLOCK_SKEW_S' | 'STREAM_TICKET_TTL_S' | 'AUTH_FAILURES_PER_MIN'>> &
-  Partial<Pick<Config, 'TRUST_PROXY' | 'CORS_ORIGINS' | 'API_STEP_ARGS_LIMIT'>>;
+  Partial<Pick<Config, 'TRUST_PROXY' | 'CORS_ORIGINS' | 'API_STEP_ARGS_LIMIT'>> &
+  Partial<Pick<Config, 'METRICS_TOKEN' | 'API_METRICS_PORT'>>;
 
 /**
  * The API's composition root: connections, stores and the app's dependencies. main.ts and
@@ -140,6 +141,11 @@ export async function createApiDeps(
     trustProxy: config.TRUST_PROXY ?? false,
     corsOrigins: config.CORS_ORIGINS ?? [],
     ...(config.API_STEP_ARGS_LIMIT !== undefined ? { stepArgsLimitBytes: config.API_STEP_ARGS_LIMIT } : {}),
+    // Tenancy: caps shown in tenant views, SSE streams counted per tenant, /metrics protection.
+    tenantPolicy: (tenant) => (opts.policies ?? defaultPolicies).get(tenant),
+    streamLeases: createStreamLeases({ redis, prefix: config.KEY_PREFIX }),
+    ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+    metricsOnOwnPort: config.API_METRICS_PORT !== undefined,
     /**
      * Closes the fanout, the queue and the connections, within about CLOSE_MS whatever Redis
      * does: what did not close cleanly in time is dropped and named in the result.

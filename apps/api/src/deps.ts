@@ -1,11 +1,11 @@
 import type { RequestHandler } from 'express';
 import type Redis from 'ioredis';
-import type { ApiKey } from '@agentyard/config';
+import type { ApiKey, TenantPolicy } from '@agentyard/config';
 import type { ToolRegistry } from '@agentyard/agent';
 import type { EventFanout, EventLog } from '@agentyard/events';
 import type { ApiMetrics, Logger, Registry } from '@agentyard/observability';
 import type { InvocationQueue, RunQueue, WorkerRegistry } from '@agentyard/queue';
-import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionArchive, SessionStore, TokenBudget } from '@agentyard/runs';
+import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionArchive, SessionStore, TenantLeases, TokenBudget } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 import type { JwtSettings } from './http/authenticator';
 import type { AuthFailureLimit } from './http/rate-limit';
@@ -67,4 +67,13 @@ export interface ApiDeps {
   stepArgsLimitBytes?: number;
   /** Probe timeout for /readyz. @default 2000 */
   readyTimeoutMs?: number;
+  // Tenancy: tenant views, fair shares, /metrics protection.
+  /** The tenant's caps (TENANTS_FILE), shown in its queue stats and applied to its SSE streams. */
+  tenantPolicy?(tenant: string): TenantPolicy;
+  /** Open SSE streams per tenant across API replicas (max_sse_streams); none: uncounted. */
+  streamLeases?: TenantLeases;
+  /** METRICS_TOKEN: /metrics needs `Authorization: Bearer <it>`; unset: open. */
+  metricsToken?: string;
+  /** API_METRICS_PORT set: /metrics is served there (main.ts), not on the API's port. */
+  metricsOnOwnPort?: boolean;
 }

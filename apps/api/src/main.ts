@@ -4,6 +4,7 @@ import { buildApp } from './app';
 import { createApiDeps, workspaceFromConfig } from './compose';
 import { trackInFlight } from './http/drain';
 import { createApiServer } from './http/server';
+import { buildMetricsApp } from './routes/metrics';
 import { readVersion } from './version';
 
 async function main(): Promise<void> {
@@ -34,6 +35,17 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ port, version }, 'agentyard api listening');
+  // Tenancy: /metrics on a port of its own when API_METRICS_PORT is set (not on API_PORT then).
+  const metricsServer = config.API_METRICS_PORT === undefined ? undefined : createApiServer(buildMetricsApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES });
+  if (metricsServer && config.API_METRICS_PORT !== undefined) {
+    try {
+      logger.info({ port: await listen(metricsServer, config.API_METRICS_PORT) }, 'agentyard api metrics listening');
+    } catch (err) {
+      process.stderr.write(`agentyard-api: ${describeListenError(err, config.API_METRICS_PORT, 'API_METRICS_PORT', 'by another process: stop it or choose another port')}\n`);
+      await deps.close();
+      process.exit(1);
+    }
+  }
   // SSE streams are long-lived; without these, a stuck client would hold shutdown open.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -51,6 +63,8 @@ async function main(): Promise<void> {
       logger.error('shutdown overran its bound; exiting with what is left open');
       process.exit(1);
     }, config.API_DRAIN_S * 1000 + 4500).unref();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     const { unfinished } = await requests.drain(config.API_DRAIN_S * 1000);
     if (unfinished > 0) logger.warn({ unfinished }, 'drain grace period over; cut the requests still running');
     const { unclosed } = await deps.close();

@@ -1,4 +1,5 @@
 import {
+  type Actor,
   BudgetExceededError,
   InvalidStateError,
   NotFoundError,
@@ -45,6 +46,13 @@ export function createRunCommands(deps: Deps) {
       throw err;
     }
   };
+
+  /**
+   * The audit line of a person's action on a run; the same actor is in the run's events (`by`).
+   * Only ids: a cancel reason or an approval comment is the client's text and stays in the run.
+   */
+  const audit = (action: string, run: StoredRun, by: Actor) =>
+    deps.logger.info({ runId: run.doc.id, tenant: run.doc.tenant, action, actor: { tenant: by.tenant, subject: by.subject } }, `run ${action} by ${by.subject}`);
 
   const limits = (tenant: string) => deps.queueLimits?.(tenant) ?? { maxWaiting: 0, maxTenantQueued: 0 };
 
@@ -141,11 +149,12 @@ export function createRunCommands(deps: Deps) {
       return start(await liveRun(tenant, runId, 'started'));
     },
 
-    async cancel(tenant: string, req: CancelRunRequest): Promise<CommandResult> {
-      const run = await liveRun(tenant, req.run_id, 'cancelled');
+    async cancel(by: Actor, req: CancelRunRequest): Promise<CommandResult> {
+      const run = await liveRun(by.tenant, req.run_id, 'cancelled');
       if (run.status === 'cancelled') return { run, changed: false };
-      const t = await store.cancel(run.doc.id, { code: 'cancelled', message: req.reason ?? 'cancelled by the client', retryable: false }, req.reason);
+      const t = await store.cancel(run.doc.id, { code: 'cancelled', message: req.reason ?? 'cancelled by the client', retryable: false }, req.reason, by);
       if (!t.ok) throw stateError(run.doc.id, t.current ?? run.status, 'cancel');
+      audit('cancelled', run, by);
       if (t.previous !== 'running') {
         // Nobody executes it: drop its job and finish it here. A running run is stopped
         // and finished by its worker, which polls for the cancel.
@@ -155,17 +164,18 @@ export function createRunCommands(deps: Deps) {
       return { run: await reload(run.doc.id), changed: true };
     },
 
-    async retry(tenant: string, runId: string): Promise<CommandResult> {
-      const run = await liveRun(tenant, runId, 'retried');
+    async retry(by: Actor, runId: string): Promise<CommandResult> {
+      const run = await liveRun(by.tenant, runId, 'retried');
       if (run.status === 'failed') await queue.remove(run.doc.id, run.gen);
-      const next = requeued(run, await store.retry(run.doc.id, 'retry'), 'retry');
+      const next = requeued(run, await store.retry(run.doc.id, 'retry', by), 'retry');
+      audit('retried', run, by);
       await addJob(next, next.gen);
       return { run: next, changed: true };
     },
 
     /** A person's decision on the step a run waits for; the run goes back to the queue. */
-    async decide(tenant: string, req: DecideRequest): Promise<CommandResult> {
-      const run = await liveRun(tenant, req.run_id, 'decided');
+    async decide(by: Actor, req: DecideRequest): Promise<CommandResult> {
+      const run = await liveRun(by.tenant, req.run_id, 'decided');
       const decision = {
         decision: req.action === 'approve' ? ('approved' as const) : ('rejected' as const),
         ...(req.comment ? { comment: req.comment } : {}),
@@ -176,19 +186,21 @@ export function createRunCommands(deps: Deps) {
         phase: 'decided',
         decision: decision.decision,
         ...(req.comment ? { comment: req.comment } : {}),
-      });
+      }, by);
+      audit(decision.decision, run, by);
       await addJob(run, gen);
       return { run: await reload(run.doc.id), changed: true };
     },
 
     /** Operator replay of a dead-lettered run, whatever its tenant. */
-    async replay(runId: string): Promise<CommandResult> {
+    async replay(by: Actor, runId: string): Promise<CommandResult> {
       const run = await store.get(runId);
       if (!run || run.status !== 'dead_lettered') {
         if (!run) throw new NotFoundError("run", runId);
         throw new InvalidStateError(`run ${runId} is ${run.status}, not dead_lettered`);
       }
-      const next = requeued(run, await store.retry(run.doc.id, 'replay'), 'replay');
+      const next = requeued(run, await store.retry(run.doc.id, 'replay', by), 'replay');
+      audit('replayed', run, by);
       await addJob(next, next.gen);
       return { run: next, changed: true };
     },

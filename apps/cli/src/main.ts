@@ -182,6 +182,11 @@ function describe(e: StreamEvent): string {
 
 registerSessionCommands(program, { api, print, parseJson });
 
+/** `key=value` pairs of an object, nested keys joined by dots (`limits.max_sse_streams=100`). */
+function flat(o: Record<string, unknown>, at = ''): string[] {
+  return Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? flat(v as Record<string, unknown>, `${at}${k}.`) : [`${at}${k}=${v}`]));
+}
+
 const queue = program.command('queue').description('queue state');
 queue
   .command('stats')
@@ -191,7 +196,7 @@ queue
   .action(async (o) => {
     for (;;) {
       const s = await api().request('GET', '/agent/queue/stats');
-      print(s, () => Object.entries(s).map(([k, v]) => `${k}=${v}`).join('  '));
+      print(s, () => flat(s).join('  '));
       if (!o.watch) return;
       await new Promise((r) => setTimeout(r, Number(o.interval) * 1000));
     }
@@ -209,7 +214,14 @@ dlq.command('replay <run_id>').description('queue a dead-lettered run again').ac
 
 program.command('workers').description('live workers').action(async () => {
   const r = await api().request('GET', '/agent/workers');
-  print(r, () => r.workers.map((w: any) => `${w.id}  active=${w.active_runs}/${w.concurrency}  last_seen=${w.last_seen}  v${w.version}`).join('\n') || '(no live workers)');
+  // An operator sees every worker; a tenant only those running its runs, by an opaque ref.
+  print(
+    r,
+    () =>
+      r.workers
+        .map((w: any) => (w.id ? `${w.id}  active=${w.active_runs}/${w.concurrency}  last_seen=${w.last_seen}  v${w.version}` : `${w.ref}  my_active=${w.active_runs}  last_seen=${w.last_seen}`))
+        .join('\n') || (r.tenant ? '(none of your runs is active)' : '(no live workers)'),
+  );
 });
 
 program

@@ -2,16 +2,17 @@ import { quitRedis } from '@agentyard/events';
 import { createDefaultToolRegistry, createSupervisor } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createRegistry, createWorkerMetrics, type Logger, type Registry } from '@agentyard/observability';
-import { createReconciler, createRunEngine, createSessionArchive, createSessionArchiver, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget } from '@agentyard/runs';
+import { createReconciler, createRunEngine, createSessionArchive, createSessionArchiver, createSessionStore, type Reconciler, createTenantSlots, createTokenBudget, createWorkspaceUsage } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
-import { scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import { meterWorkspace, scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
 import { createDeadWorkerSweep, createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
 import { createRunProcessor } from './run-processor';
+import { createSlotLimits } from './fair-share';
 import { createInvocationWorker } from './invocation-processor';
 import { createExecutorFromConfig, type ExecutorConfig } from './executor-deps';
 import { within } from '@agentyard/core';
@@ -64,6 +65,14 @@ export async function createWorkerRuntime(
   const metrics = createWorkerMetrics(registry);
   const workspaceFor = (run: { doc: { tenant: string; workspace_id: string } }) =>
     scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id));
+  // Tenancy: what tools write counts against the tenant's max_workspace_files and _bytes
+  // (archives, written through workspaceFor, do not).
+  const usage = createWorkspaceUsage({ redis, prefix: config.KEY_PREFIX });
+  const toolWorkspace = (tenant: string, workspaceId: string) => {
+    const p = policies.get(tenant);
+    const metered = meterWorkspace(opts.workspace, { meter: usage, tenant, caps: { files: p.max_workspace_files, bytes: p.max_workspace_bytes } });
+    return scopeWorkspace(metered, workspaceRoot(tenant, workspaceId));
+  };
   const { store, events, archive, finalizer } = createRunEngine({
     redis,
     prefix: config.KEY_PREFIX,
@@ -89,7 +98,7 @@ export async function createWorkerRuntime(
     store,
     events,
     tools,
-    workspaceFor,
+    workspaceFor: (run) => toolWorkspace(run.doc.tenant, run.doc.workspace_id),
     ...(model ? { model } : {}),
     onStep: ({ tool, outcome, errorClass, seconds }) => {
       // Only registered tool names (and "model") become label values: bounded cardinality.
@@ -98,6 +107,9 @@ export async function createWorkerRuntime(
       metrics.toolCalls.inc({ tool: name, outcome, error_class: errorClass });
     },
   });
+  const workerRegistry = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 1000) * 3 });
+  // Fair shares: max_concurrent_runs and max_fleet_share of the live workers' slots.
+  const slotLimits = createSlotLimits({ policies, registry: workerRegistry, ownConcurrency: config.WORKER_CONCURRENCY });
   const processor = createRunProcessor({
     store,
     events,
@@ -107,7 +119,7 @@ export async function createWorkerRuntime(
     finalizer,
     logger: opts.logger,
     metrics,
-    slots: { slots: createTenantSlots({ redis, prefix: config.KEY_PREFIX }), limit: (tenant) => policies.get(tenant).max_concurrent_runs },
+    slots: { slots: createTenantSlots({ redis, prefix: config.KEY_PREFIX }), limit: slotLimits.limit },
   });
   const agentWorker = buildWorker({
     connection: bullConnection,
@@ -120,7 +132,6 @@ export async function createWorkerRuntime(
     logger: opts.logger,
     metrics,
   });
-  const workerRegistry = createWorkerRegistry({ redis, prefix: config.KEY_PREFIX, ttlMs: (config.WORKER_HEARTBEAT_MS ?? 1000) * 3 });
   // Only to add the jobs the reconciler repairs and to move dead workers' jobs back; the
   // worker's own BullMQ connection serves jobs.
   const repairQueue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS ?? 2000 });
@@ -143,6 +154,7 @@ export async function createWorkerRuntime(
     version: opts.version ?? '0.0.0',
     concurrency: config.WORKER_CONCURRENCY,
     activeRuns: () => processor.activeCount(),
+    activeByTenant: () => processor.activeByTenant(),
     logger: opts.logger,
   });
   metrics.concurrency.set(config.WORKER_CONCURRENCY);
@@ -166,7 +178,7 @@ export async function createWorkerRuntime(
     archiver: sessionArchiver,
     metrics,
     tools,
-    workspace: opts.workspace,
+    workspaceFor: toolWorkspace,
     logger: opts.logger,
   });
   void invocations.worker.run();

@@ -21,6 +21,8 @@ export function createHeartbeat(opts: {
   version: string;
   concurrency: number;
   activeRuns: () => number;
+  /** Active runs by tenant (each tenant sees only its own count in GET /agent/workers). */
+  activeByTenant?: () => Record<string, number>;
   /** This process's BullMQ worker ids on the run queue, so others can tell its locks. */
   bullIds?: string[];
   /**
@@ -61,6 +63,7 @@ export function createHeartbeat(opts: {
         version: opts.version,
         concurrency: opts.concurrency,
         active_runs: opts.activeRuns(),
+        tenants: opts.activeByTenant?.() ?? {},
         started_at: startedAt,
         ...(opts.bullIds ? { bull_ids: opts.bullIds } : {}),
       });

@@ -4,7 +4,7 @@ import { StepTimeoutError, toErrorData, within } from '@agentyard/core';
 import type { Logger, WorkerMetrics } from '@agentyard/observability';
 import { InvocationJobData, invocationQueueName } from '@agentyard/queue';
 import type { InvocationResult, Session, SessionArchiver, SessionStore } from '@agentyard/runs';
-import { scopeWorkspace, workspaceRoot, type Workspace } from '@agentyard/workspace';
+import type { Workspace } from '@agentyard/workspace';
 import { recordWrites } from './recording-workspace';
 
 /** Log lines kept in an invocation record; the rest are counted, not stored. */
@@ -26,7 +26,8 @@ export function createInvocationWorker(opts: {
   sessions: SessionStore;
   archiver?: SessionArchiver;
   tools: ToolRegistry;
-  workspace: Workspace;
+  /** The session's workspace as its tools see it (scoped, and metered for the tenant's caps). */
+  workspaceFor(tenant: string, workspaceId: string): Workspace;
   logger: Logger;
   metrics?: Pick<WorkerMetrics, 'invocations' | 'invocationDuration'>;
 }): { worker: Worker; close(): Promise<void> } {
@@ -72,7 +73,7 @@ export function createInvocationWorker(opts: {
     const started = Date.now();
     const logs: InvocationResult['logs'] = [];
     const tool = opts.tools.get(toolName);
-    const files = recordWrites(scopeWorkspace(opts.workspace, workspaceRoot(session.tenant, session.workspace_id)));
+    const files = recordWrites(opts.workspaceFor(session.tenant, session.workspace_id));
     const done = (r: Partial<InvocationResult>): InvocationResult => ({ logs, artifacts: files.artifacts(), duration_ms: Date.now() - started, ...r });
     if (!tool) return done({ error: { code: 'tool_unavailable', message: `this worker has no tool ${toolName}`, retryable: true } });
     const ac = new AbortController();

@@ -14,6 +14,7 @@ import {
   type StoredRun,
   type TenantSlots,
 } from '@agentyard/runs';
+import { heldBackDelayMs, type SlotLimit } from './fair-share';
 
 export interface RunProcessorDeps {
   store: RunStore;
@@ -28,7 +29,7 @@ export interface RunProcessorDeps {
   /** How often a running run checks whether it was cancelled. @default 500 */
   cancelPollMs?: number;
   /** Per-tenant concurrency: a run without a free slot waits in the queue, not in a worker. */
-  slots?: { slots: TenantSlots; limit(tenant: string): number; retryMs?: number };
+  slots?: { slots: TenantSlots; limit(tenant: string): Promise<SlotLimit>; retryMs?: number };
   now?: () => number;
 }
 
@@ -52,7 +53,7 @@ function attemptEnd(reason: unknown): AttemptEnd {
 export function createRunProcessor(deps: RunProcessorDeps) {
   const { store, supervisor, finalizer, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
-  const active = new Map<string, AbortController>();
+  const active = new Map<string, { controller: AbortController; tenant: string }>();
 
   const deadLetter = async (runId: string, error: ErrorData, gen?: number) => {
     const t = await store.deadLetter(runId, error, gen);
@@ -65,8 +66,9 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     if (!parsed.success) throw new UnrecoverableError(`job ${job.id} carries invalid data: ${parsed.error.message}`);
     const { runId, gen, tenant } = parsed.data;
     const log = logger.child({ runId, tenant, jobId: job.id });
-    const slots = deps.slots && Number.isFinite(deps.slots.limit(tenant)) ? deps.slots : undefined;
-    if (slots) {
+    const cap = deps.slots ? await deps.slots.limit(tenant) : undefined;
+    const slots = cap && Number.isFinite(cap.limit) ? deps.slots : undefined;
+    if (slots && cap) {
       // A run that will not be picked up must not take (or wait for) a slot.
       const run = await store.get(runId);
       if (!run) return { skipped: 'run no longer exists' };
@@ -75,13 +77,15 @@ export function createRunProcessor(deps: RunProcessorDeps) {
         await finalizer.finalize(runId);
         return { skipped: `run is ${run.status}` };
       }
-      if (!(await slots.slots.acquire(tenant, runId, slots.limit(tenant)))) {
-        // Not picked up, so not an attempt: the run stays queued and its job waits, delayed.
+      if (!(await slots.slots.acquire(tenant, runId, cap.limit))) {
+        // Not picked up, so not an attempt: the run stays queued and its job waits, delayed,
+        // without holding this worker's slot: other tenants' runs take it meanwhile.
         if (await slots.slots.noteWaiting(runId)) {
-          const limit = slots.limit(tenant);
-          await deps.events.append(runId, 'log', { level: 'info', message: `waiting: tenant ${tenant} runs at most ${limit} run(s) at once` });
+          const why = cap.by === 'max_fleet_share' ? `its max_fleet_share of the live workers' slots` : 'its max_concurrent_runs';
+          await deps.events.append(runId, 'log', { level: 'info', message: `waiting: tenant ${tenant} runs at most ${cap.limit} run(s) at once (${why})` });
         }
-        await job.moveToDelayed(now() + (slots.retryMs ?? 1000), token);
+        const waiting = (await store.tenantCounts(tenant).catch(() => undefined))?.queued ?? 0;
+        await job.moveToDelayed(now() + heldBackDelayMs(slots.retryMs ?? 1000, waiting, cap.limit, Math.random()), token);
         throw new DelayedError();
       }
     }
@@ -102,7 +106,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     if (picked.previous === 'queued' && fresh.queued_at) metrics.queueWait.observe(Math.max(0, now() - Date.parse(fresh.queued_at)) / 1000);
     const target = deps.archiveTarget(fresh);
     const controller = new AbortController();
-    active.set(runId, controller);
+    active.set(runId, { controller, tenant });
     metrics.activeRuns.inc();
     const startedMs = Date.parse(fresh.started_at ?? new Date(now()).toISOString());
     const remainingMs = startedMs + fresh.doc.options.timeout_s * 1000 - now();
@@ -202,9 +206,15 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     deadLetter,
     /** Stops every active run with `reason` (used when the drain grace period runs out). */
     abortAll(reason: Error) {
-      for (const c of active.values()) if (!c.signal.aborted) c.abort(reason);
+      for (const { controller: c } of active.values()) if (!c.signal.aborted) c.abort(reason);
     },
     activeCount: () => active.size,
+    /** Active runs by tenant: the heartbeat's `tenants`, for each tenant's view of the workers. */
+    activeByTenant(): Record<string, number> {
+      const out: Record<string, number> = {};
+      for (const { tenant } of active.values()) out[tenant] = (out[tenant] ?? 0) + 1;
+      return out;
+    },
   };
 }
 

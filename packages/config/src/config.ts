@@ -141,6 +141,11 @@ const Env = z.object({
   SSE_HEARTBEAT_S: z.coerce.number().min(0.05).default(15),
   /** On SIGTERM, how long the API lets requests in flight finish before it closes every connection (SSE clients resume elsewhere). */
   API_DRAIN_S: z.coerce.number().min(0).max(300).default(10),
+  // Tenancy: who may read the API's /metrics (queue depth and per-route traffic of every tenant).
+  /** Bearer token /metrics requires when set (at least 16 characters); a secret, never logged. Unset: /metrics is open. */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Serve /metrics on this port instead of API_PORT (for a scrape network the API's clients cannot reach); unset: on API_PORT. */
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Requests per minute each tenant may make to /agent and /admin, counted in Redis across API replicas; 0 turns the limit off. */
   RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(3000),
   /** Requests per minute from one address that may fail authentication (401) before it gets 429; 0 turns it off. */
@@ -334,7 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireApiKeys?: bool
       return undefined;
     }
   })();
-  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, redisPassword, c.REDIS_SENTINEL_PASSWORD].filter(
+  const secrets = [...apiKeys.map((k) => k.token), c.JWT_SECRET, c.S3_SECRET_KEY, c.LLM_API_KEY, c.METRICS_TOKEN, redisPassword, c.REDIS_SENTINEL_PASSWORD].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return { ...c, API_KEYS: apiKeys, secrets };

@@ -114,6 +114,25 @@ export class QueueFullError extends AgentyardError {
   }
 }
 
+/**
+ * A tenant holds as much of something as its policy allows (TENANTS_FILE): open SSE streams
+ * (`max_sse_streams`), workspace files (`max_workspace_files`). `cap` names the setting, in
+ * `details[0].path`, so the client (or its operator) knows what to close, delete or raise.
+ */
+export class CapReachedError extends AgentyardError {
+  /** `retryable` false: waiting alone frees nothing (files stay until deleted); a run step fails for good. */
+  constructor(cap: string, message: string, retryAfterS: number, retryable = true) {
+    super('cap_reached', message, { status: 429, retryable, retryAfterS, details: [{ path: cap, message }] });
+  }
+}
+
+/** A workspace write would take the tenant past `max_workspace_bytes`: 413, naming the cap. */
+export class WorkspaceFullError extends AgentyardError {
+  constructor(message: string) {
+    super('payload_too_large', message, { status: 413, retryable: false, details: [{ path: 'max_workspace_bytes', message }] });
+  }
+}
+
 /** A run or tenant budget (tokens, steps) is used up; retrying now cannot help. */
 export class BudgetExceededError extends AgentyardError {
   constructor(message: string, retryAfterS?: number) {

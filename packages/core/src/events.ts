@@ -6,10 +6,22 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/**
+ * Who asked for a change of a run (cancel, approve, reject, retry, DLQ replay): the audit
+ * trail the run's events carry as `by`. `subject` names the credential (an API key's digest
+ * prefix or a JWT's `sub`), never the credential itself.
+ */
+export interface Actor {
+  tenant: string;
+  subject: string;
+}
+
 export interface StatusPayload {
   status: RunStatus;
   previous: RunStatus | null;
   error?: ErrorData;
+  /** Present when a person (a principal) caused the change. */
+  by?: Actor;
 }
 export interface LogPayload {
   level: LogLevel;

@@ -75,6 +75,8 @@ export interface ApprovalDecision {
   decision: 'approved' | 'rejected';
   comment?: string;
   decided_at: string;
+  /** Who decided (the decide script adds it). */
+  by?: import('./events').Actor;
 }
 
 export interface TokenUsage {

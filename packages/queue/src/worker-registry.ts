@@ -8,6 +8,8 @@ export interface WorkerInfo {
   version: string;
   concurrency: number;
   active_runs: number;
+  /** Active runs by tenant; only operators see the whole map. */
+  tenants?: Record<string, number>;
   started_at: string;
   last_seen: string;
   /** Ids of this process's BullMQ workers on the run queue (their lock tokens start with them). */

@@ -19,3 +19,4 @@ export * from './session-types';
 export * from './session-archive';
 export * from './invocation-repair';
 export * from './session-archiver';
+export * from './workspace-usage';

@@ -19,10 +19,22 @@ export function runKeys(prefix: string) {
     budget: (tenant: string, day: string) => `${prefix}budget:${tenant}:${day}`,
     /** Runs of a tenant holding a concurrency slot, scored by lease expiry. */
     tenantSlots: (tenant: string) => `${prefix}tenant:${tenant}:slots`,
+    /** What the tenant's tools keep in its workspaces: {files, bytes} (max_workspace_files/_bytes). */
+    tenantWorkspaceUsage: (tenant: string) => `${prefix}tenant:${tenant}:ws-usage`,
+    /** Size of each file counted in tenantWorkspaceUsage, by its store key. */
+    tenantWorkspaceFiles: (tenant: string) => `${prefix}tenant:${tenant}:ws-files`,
+    /** Open SSE streams of a tenant (one member per stream, any API replica), scored by lease expiry. */
+    tenantStreams: (tenant: string) => `${prefix}tenant:${tenant}:streams`,
     /** Every run of a tenant (members sort by creation time), expired ones included. */
     tenantRuns: (tenant: string) => `${prefix}tenant:${tenant}:runs`,
-    /** Queued runs of a tenant, for its max_queued_runs. */
+    /** Queued runs of a tenant, for its max_queued_runs and its queue stats. */
     tenantQueued: (tenant: string) => `${prefix}tenant:${tenant}:queued`,
+    /** Running runs of a tenant, scored by pickup time: its queue stats' `active`. */
+    tenantRunning: (tenant: string) => `${prefix}tenant:${tenant}:running`,
+    /** Dead-lettered runs of a tenant, scored by when they died. */
+    tenantDlq: (tenant: string) => `${prefix}tenant:${tenant}:dlq`,
+    /** Terminal status -> runs of a tenant that ended with it (bumped with `end`). */
+    tenantFinished: (tenant: string) => `${prefix}tenant:${tenant}:finished`,
     /**
      * Listing entries of archived runs: run id -> {workspace_id, status, created_at,
      * finished_at}, what the API needs to find a run in its archive once Redis forgot it.

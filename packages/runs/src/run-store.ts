@@ -6,6 +6,7 @@ import {
   InvalidStateError,
   QueueFullError,
   RUN_ID_PATTERN,
+  type Actor,
   type ApprovalDecision,
   type DynamicStep,
   type ErrorData,
@@ -50,6 +51,17 @@ export interface ListingEntry {
   status: RunStatus;
   created_at: string;
   finished_at?: string;
+}
+
+/** What a tenant's queue stats are made of. */
+export interface TenantCounts {
+  queued: number;
+  running: number;
+  deadLettered: number;
+  /** Runs that ended, by terminal status. */
+  finished: Record<string, number>;
+  /** When its oldest queued run was queued (ms), if any. */
+  oldestQueuedAt?: number;
 }
 
 /** What `endWithTail` hands the archiver: raw stream entries after the archive cursor. */
@@ -111,10 +123,11 @@ export interface RunStore {
    * Records a person's decision on a step the run waits for and re-queues the run.
    * The first decision is final; a second one is an invalid_state (409).
    */
-  decide(runId: string, stepId: string, decision: ApprovalDecision, event: Record<string, unknown>): Promise<{ gen: number }>;
-  cancel(runId: string, error: ErrorData, reason?: string): Promise<Outcome<{ previous: RunStatus }>>;
+  decide(runId: string, stepId: string, decision: ApprovalDecision, event: Record<string, unknown>, by?: Actor): Promise<{ gen: number }>;
+  /** `by`, who asked, joins the status event (the audit trail); so for decide and retry. */
+  cancel(runId: string, error: ErrorData, reason?: string, by?: Actor): Promise<Outcome<{ previous: RunStatus }>>;
   /** `replay` only takes dead letters (the operator's DLQ action). */
-  retry(runId: string, mode?: 'retry' | 'replay'): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
+  retry(runId: string, mode?: 'retry' | 'replay', by?: Actor): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
   checkpoint(
     runId: string,
     stepId: string,
@@ -141,6 +154,8 @@ export interface RunStore {
   /** Runs that ended, by terminal status, counted once per end (a retried run ends again). */
   finishedCounts(): Promise<Record<string, number>>;
   oldestQueued(): Promise<{ runId: string; at: number } | undefined>;
+  /** One tenant's figures from its own indexes (kept by the scripts): a few O(1) reads. */
+  tenantCounts(tenant: string): Promise<TenantCounts>;
   /** Runs queued (or running) since before `beforeMs`, oldest first: the reconciler's scan. */
   queuedSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
   runningSince(beforeMs: number, limit: number): Promise<{ runId: string; at: number }[]>;
@@ -173,6 +188,9 @@ type Scripted = Redis & Record<RunScriptName, (...args: (string | number)[]) => 
 export function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
+
+/** The actor as the scripts take it: a JSON object of exactly tenant and subject ('' = none). */
+const actorJson = (by?: Actor): string => (by ? JSON.stringify({ tenant: by.tenant, subject: by.subject.slice(0, 200) }) : '');
 
 const NO_LIMITS: QueueLimits = { maxWaiting: 0, maxTenantQueued: 0 };
 
@@ -360,8 +378,8 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return reply[0] === RUN_CODES.ok ? { ok: true, at } : refusal(reply);
     },
 
-    async decide(runId, stepId, decision, event) {
-      const { reply } = await call('ayRunDecide', runId, stepId, JSON.stringify(decision), JSON.stringify(event));
+    async decide(runId, stepId, decision, event, by) {
+      const { reply } = await call('ayRunDecide', runId, stepId, JSON.stringify(decision), JSON.stringify(event), actorJson(by));
       switch (reply[0]) {
         case RUN_CODES.ok:
           return { gen: Number(reply[1]) };
@@ -376,13 +394,13 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       }
     },
 
-    async cancel(runId, error, reason) {
-      const { reply, at } = await call('ayRunCancel', runId, JSON.stringify(error), reason ?? '');
+    async cancel(runId, error, reason, by) {
+      const { reply, at } = await call('ayRunCancel', runId, JSON.stringify(error), reason ?? '', actorJson(by));
       return reply[0] === RUN_CODES.ok ? { ok: true, at, previous: reply[1] as RunStatus } : refusal(reply);
     },
 
-    async retry(runId, mode = 'retry') {
-      const { reply, at } = await call('ayRunRetry', runId, mode);
+    async retry(runId, mode = 'retry', by) {
+      const { reply, at } = await call('ayRunRetry', runId, mode, actorJson(by));
       return reply[0] === RUN_CODES.ok ? { ok: true, at, gen: Number(reply[1]), previous: reply[2] as RunStatus } : refusal(reply);
     },
 
@@ -435,6 +453,27 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
     async oldestQueued() {
       const [runId, at] = await redis.zrange(k.queued, 0, 0, 'WITHSCORES');
       return runId ? { runId, at: Number(at) } : undefined;
+    },
+
+    async tenantCounts(tenant) {
+      const res = (await redis
+        .multi()
+        .zcard(k.tenantQueued(tenant))
+        .zcard(k.tenantRunning(tenant))
+        .zcard(k.tenantDlq(tenant))
+        .hgetall(k.tenantFinished(tenant))
+        .zrange(k.tenantQueued(tenant), 0, 0, 'WITHSCORES')
+        .exec()) as [null | Error, unknown][];
+      const failed = res.find(([err]) => err);
+      if (failed) throw failed[0];
+      const [queued, running, dead, finished, oldest] = res.map(([, v]) => v) as [number, number, number, Record<string, string>, string[]];
+      return {
+        queued,
+        running,
+        deadLettered: dead,
+        finished: Object.fromEntries(Object.entries(finished).map(([st, n]) => [st, Number(n)])),
+        ...(oldest.length === 2 ? { oldestQueuedAt: Number(oldest[1]) } : {}),
+      };
     },
 
     queuedSince: (beforeMs, limit) => range(k.queued, beforeMs, limit),

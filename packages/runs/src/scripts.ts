@@ -54,6 +54,12 @@ local function is_in(s, list)
   for x in string.gmatch(list, '%S+') do if x == s then return true end end
   return false
 end
+-- The payload JSON object with the actor (a JSON object, '' = none) added as its 'by' field.
+local function with_by(payload, actor)
+  if actor == nil or actor == '' then return payload end
+  if payload == '{}' then return '{"by":' .. actor .. '}' end
+  return string.sub(payload, 1, -2) .. ',"by":' .. actor .. '}'
+end
 local function terminal(s) return s == 'succeeded' or s == 'dead_lettered' or s == 'cancelled' end
 -- Per-run keys: retention expires them together, a retry keeps them together.
 local function run_keys() return {RUN, STEPS, STREAM, SEQ, APPROVALS, TRANSCRIPT, ARCHIVE, SLOTWAIT} end
@@ -75,7 +81,7 @@ local function room(tenant, max_all, max_tenant)
   return nil
 end
 -- Moves the run to status 'to': stamps, index membership by status (queued, running, DLQ,
--- the tenant's queued index) and the status event. 'extra' is a JSON object whose fields
+-- and the tenant's own queued, running and DLQ indexes) and the status event. 'extra' is a JSON object whose fields
 -- join the event ('{}' for none).
 local function go(from, to, extra)
   local tenant = redis.call('HGET', RUN, 'tenant')
@@ -88,13 +94,23 @@ local function go(from, to, extra)
     redis.call('ZREM', QUEUED, RUN_ID)
     redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
   end
+  -- The tenant's running and DLQ indexes mirror the deployment's: a tenant's queue stats read
+  -- its own counts with a ZCARD each instead of scanning everyone's runs.
   if to == 'running' then
     redis.call('HSETNX', RUN, 'started_at', TS)
     redis.call('ZADD', RUNNING, NOW, RUN_ID)
+    redis.call('ZADD', tenant_key(tenant, 'running'), NOW, RUN_ID)
   else
     redis.call('ZREM', RUNNING, RUN_ID)
+    redis.call('ZREM', tenant_key(tenant, 'running'), RUN_ID)
   end
-  if to == 'dead_lettered' then redis.call('ZADD', DLQ, NOW, RUN_ID) else redis.call('ZREM', DLQ, RUN_ID) end
+  if to == 'dead_lettered' then
+    redis.call('ZADD', DLQ, NOW, RUN_ID)
+    redis.call('ZADD', tenant_key(tenant, 'dlq'), NOW, RUN_ID)
+  else
+    redis.call('ZREM', DLQ, RUN_ID)
+    redis.call('ZREM', tenant_key(tenant, 'dlq'), RUN_ID)
+  end
   if terminal(to) then redis.call('HSET', RUN, 'finished_at', TS) end
   local payload = '{"status":"' .. to .. '","previous":' .. (from and ('"' .. from .. '"') or 'null')
   if extra ~= nil and extra ~= '{}' then payload = payload .. ',' .. string.sub(extra, 2) else payload = payload .. '}' end
@@ -255,9 +271,10 @@ return {C.ok}
 
 /**
  * decide: a person approves or rejects the step the run waits for; re-queues the run.
- * ARGV  7 step id, 8 decision JSON, 9 decision event payload JSON
+ * ARGV  7 step id, 8 decision JSON, 9 decision event payload JSON, 10 actor JSON ('' = none)
  * Returns {ok, gen} | {missing} | {invalid, status} | {no_step} | {decided}.
- * HSETNX on the approvals hash makes the first decision final.
+ * HSETNX on the approvals hash makes the first decision final. The actor joins the decision
+ * (stored), the approval event and the status event as `by`: the audit trail of who decided.
  */
 export const DECIDE_LUA = script(`
 local status, refused = guard('awaiting_approval')
@@ -265,16 +282,16 @@ if refused then return refused end
 local raw = redis.call('HGET', STEPS, ARGV[7])
 if not raw then return {C.noStep, ''} end
 if cjson.decode(raw).status ~= 'awaiting_approval' then return {C.decided, ''} end
-if redis.call('HSETNX', APPROVALS, ARGV[7], ARGV[8]) == 0 then return {C.decided, ''} end
+if redis.call('HSETNX', APPROVALS, ARGV[7], with_by(ARGV[8], ARGV[10])) == 0 then return {C.decided, ''} end
 local gen = redis.call('HINCRBY', RUN, 'gen', 1)
-event('approval', ARGV[9])
-go(status, 'queued', '{}')
+event('approval', with_by(ARGV[9], ARGV[10]))
+go(status, 'queued', with_by('{}', ARGV[10]))
 return {C.ok, tostring(gen)}
 `);
 
 /**
  * cancel: from any status that is not terminal.
- * ARGV  7 error JSON, 8 reason ('' = none)
+ * ARGV  7 error JSON, 8 reason ('' = none), 9 actor JSON ('' = none): the status event's `by`
  * Returns {ok, previous} | {missing} | {invalid, status}.
  */
 export const CANCEL_LUA = script(`
@@ -282,14 +299,15 @@ local status, refused = guard('created queued running failed awaiting_approval')
 if refused then return refused end
 redis.call('HSET', RUN, 'error', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', RUN, 'cancel_reason', ARGV[8]) end
-go(status, 'cancelled', '{"error":' .. ARGV[7] .. '}')
+go(status, 'cancelled', with_by('{"error":' .. ARGV[7] .. '}', ARGV[9]))
 return {C.ok, status}
 `);
 
 /**
  * retry: runs again what failed, was dead-lettered or cancelled, from its checkpoints.
  * Generation + 1; the run's keys stop expiring and its listing entry goes (it is live again).
- * ARGV  7 mode: retry (failed, dead_lettered, cancelled) | replay (dead_lettered only)
+ * ARGV  7 mode: retry (failed, dead_lettered, cancelled) | replay (dead_lettered only),
+ *       8 actor JSON ('' = none): the status event's `by`
  * Returns {ok, gen, previous} | {missing} | {invalid, status}.
  */
 export const RETRY_LUA = script(`
@@ -303,7 +321,7 @@ for _, k in ipairs(run_keys()) do redis.call('PERSIST', k) end
 redis.call('ZREM', EXPIRING, tenant .. ' ' .. RUN_ID)
 redis.call('HDEL', tenant_key(tenant, 'listing'), RUN_ID)
 local gen = redis.call('HINCRBY', RUN, 'gen', 1)
-go(status, 'queued', '{}')
+go(status, 'queued', with_by('{}', ARGV[8]))
 return {C.ok, tostring(gen), status}
 `);
 
@@ -326,7 +344,8 @@ return {C.ok}
 
 /**
  * end: the final event of a terminal run, at most once per terminal episode (retry clears it),
- * counted in the deployment's runs-finished-by-status hash (queue stats' `completed`).
+ * counted in the deployment's and the tenant's runs-finished-by-status hashes (queue stats'
+ * `completed`).
  * With ARGV 7 > 0 it also returns the events not archived yet (after the archive cursor), at
  * most that many, `end` included, and the stream's length, so the archiver can write the
  * last segment without reading the stream again.
@@ -340,6 +359,7 @@ if not status then return {C.missing, ''} end
 if not terminal(status) then return {C.noop, status} end
 if redis.call('HSETNX', RUN, 'ended', '1') == 0 then return {C.noop, status} end
 redis.call('HINCRBY', PREFIX .. 'stats:finished', status, 1)
+redis.call('HINCRBY', tenant_key(redis.call('HGET', RUN, 'tenant'), 'finished'), status, 1)
 local id = event('end', '{"status":"' .. status .. '"}')
 local want = tonumber(ARGV[7] or '0')
 if want <= 0 then return {C.ok, id} end
@@ -407,6 +427,8 @@ redis.call('ZREM', QUEUED, RUN_ID)
 redis.call('ZREM', RUNNING, RUN_ID)
 redis.call('ZREM', DLQ, RUN_ID)
 redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
+redis.call('ZREM', tenant_key(tenant, 'running'), RUN_ID)
+redis.call('ZREM', tenant_key(tenant, 'dlq'), RUN_ID)
 return {C.ok}
 `);
 

@@ -2,10 +2,14 @@ import type Redis from 'ioredis';
 import { runKeys } from './keys';
 
 /**
- * How many runs of a tenant execute at once. A worker takes a slot before running a run
- * and gives it back after; a run that finds no free slot goes back to the queue (delayed)
- * instead of holding a worker. Slots are leases scored by expiry, so a crashed worker's
- * slot frees itself. BullMQ's per-group concurrency is a BullMQ Pro feature, hence this.
+ * Counted leases of a tenant: how many runs of a tenant execute at once (slots, taken by
+ * workers) and how many SSE streams it holds open (streams, taken by API processes). A holder
+ * takes a lease before the work and gives it back after; the set is scored by lease expiry and
+ * holders renew well within it, so a crashed worker's or API's leases free themselves instead
+ * of leaking counts. BullMQ's per-group concurrency is a BullMQ Pro feature, hence this.
+ *
+ * ARGV 1 holder id, 2 limit, 3 now (ms), 4 expiry of the lease (ms), 5 PEXPIRE of the set (ms).
+ * Returns 1 when the holder has a lease (taken now, or renewed), 0 when the tenant is at its limit.
  */
 const ACQUIRE_LUA = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
@@ -19,36 +23,70 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
-export interface TenantSlots {
-  acquire(tenant: string, runId: string, limit: number): Promise<boolean>;
-  renew(tenant: string, runId: string): Promise<void>;
-  release(tenant: string, runId: string): Promise<void>;
-  /** True at most once a minute per run: throttles the "waiting for a slot" log line. */
-  noteWaiting(runId: string): Promise<boolean>;
+export interface TenantLeases {
+  acquire(tenant: string, holder: string, limit: number): Promise<boolean>;
+  /** Extends leases still held (one round trip for all of them); a lost lease is not re-taken. */
+  renew(tenant: string, ...holders: string[]): Promise<void>;
+  release(tenant: string, holder: string): Promise<void>;
+  /** Leases of the tenant not yet expired. */
+  held(tenant: string): Promise<number>;
   /** Lease length; holders renew well within it. */
   readonly leaseMs: number;
 }
 
-export function createTenantSlots(opts: { redis: Redis; prefix: string; leaseMs?: number; now?: () => number }): TenantSlots {
-  const k = runKeys(opts.prefix);
-  const redis = opts.redis as Redis & { ayAcquireSlot(...args: (string | number)[]): Promise<number> };
-  if (!('ayAcquireSlot' in opts.redis)) redis.defineCommand('ayAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_LUA });
+export interface TenantSlots extends TenantLeases {
+  /** True at most once a minute per run: throttles the "waiting for a slot" log line. */
+  noteWaiting(runId: string): Promise<boolean>;
+}
+
+interface LeaseOptions {
+  redis: Redis;
+  prefix: string;
+  leaseMs?: number;
+  now?: () => number;
+}
+
+function createTenantLeases(opts: LeaseOptions, key: (tenant: string) => string): TenantLeases {
+  const redis = opts.redis as Redis & { ayAcquireLease(...args: (string | number)[]): Promise<number> };
+  if (!('ayAcquireLease' in opts.redis)) redis.defineCommand('ayAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LUA });
   const now = opts.now ?? Date.now;
   const leaseMs = opts.leaseMs ?? 30_000;
   return {
     leaseMs,
-    async acquire(tenant, runId, limit) {
+    async acquire(tenant, holder, limit) {
       const t = now();
-      return (await redis.ayAcquireSlot(k.tenantSlots(tenant), runId, limit, t, t + leaseMs, leaseMs * 4)) === 1;
+      return (await redis.ayAcquireLease(key(tenant), holder, limit, t, t + leaseMs, leaseMs * 4)) === 1;
     },
-    async renew(tenant, runId) {
-      await opts.redis.zadd(k.tenantSlots(tenant), 'XX', now() + leaseMs, runId);
+    async renew(tenant, ...holders) {
+      if (holders.length === 0) return;
+      const until = now() + leaseMs;
+      // The set's own TTL goes along: set only when a lease is taken, it would drop every lease
+      // of a tenant whose holders all outlive it (runs or streams longer than 4 leases).
+      await opts.redis
+        .multi()
+        .zadd(key(tenant), 'XX', ...holders.flatMap((h) => [until, h]))
+        .pexpire(key(tenant), leaseMs * 4)
+        .exec();
     },
-    async release(tenant, runId) {
-      await opts.redis.zrem(k.tenantSlots(tenant), runId);
+    async release(tenant, holder) {
+      await opts.redis.zrem(key(tenant), holder);
     },
+    held: (tenant) => opts.redis.zcount(key(tenant), `(${now()}`, '+inf'),
+  };
+}
+
+/** Concurrency slots of a tenant's runs, taken by workers (max_concurrent_runs). */
+export function createTenantSlots(opts: LeaseOptions): TenantSlots {
+  const k = runKeys(opts.prefix);
+  return {
+    ...createTenantLeases(opts, k.tenantSlots),
     async noteWaiting(runId) {
       return (await opts.redis.set(k.slotWait(runId), '1', 'EX', 60, 'NX')) === 'OK';
     },
   };
+}
+
+/** Open SSE streams of a tenant across API replicas (max_sse_streams). */
+export function createStreamLeases(opts: LeaseOptions): TenantLeases {
+  return createTenantLeases(opts, runKeys(opts.prefix).tenantStreams);
 }

@@ -5,3 +5,4 @@ export { workspaceRoot, tenantRoot, scopeWorkspace } from './scope-workspace';
 export { FsWorkspace, type FsWorkspaceOptions } from './fs-workspace';
 export { S3Workspace, createS3Client, type S3WorkspaceOptions } from './s3-workspace';
 export { createWorkspace, workspaceFromSettings, s3Settings, type WorkspaceDriverConfig, type WorkspaceSettings } from './create-workspace';
+export { meterWorkspace, type UsageMeter, type WorkspaceCaps } from './metered-workspace';

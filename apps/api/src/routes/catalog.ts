@@ -1,49 +1,44 @@
 import { Router } from 'express';
-import { DlqQuery, parseOrThrow } from '@agentyard/core';
+import { z } from 'zod';
+import { DlqQuery, ForbiddenError, parseOrThrow } from '@agentyard/core';
+import { TENANT_ID } from '@agentyard/config';
 import { toListView } from '@agentyard/runs';
 import type { ApiDeps } from '../deps';
+import { authOf, type Principal } from '../http/auth';
+import { fleetQueueStats, fleetWorkers, tenantQueueStats, tenantWorkers } from '../queue-views';
 import { runIdParam } from '../http/run-id';
 import type { RunCommands } from '../run-commands';
 
-/** Tool catalog and queue statistics: read-only views any tenant may see. */
+/**
+ * Tool catalog, queue statistics and workers. Queue stats and workers are scoped: a tenant
+ * sees its own figures, an operator (`admin`) the fleet, or one tenant's with `?tenant=`.
+ */
 export function catalogRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/agent/tools', (_req, res) => {
     res.json({ tools: deps.tools.catalog() });
   });
-  r.get('/agent/queue/stats', async (_req, res) => {
-    res.json(await queueStats(deps));
+  r.get('/agent/queue/stats', async (req, res) => {
+    const scope = viewScope(req.query, authOf(res));
+    res.json(scope.fleet ? await fleetQueueStats(deps) : await tenantQueueStats(deps, scope.tenant));
   });
-  r.get('/agent/workers', async (_req, res) => {
-    res.json({ workers: await deps.workers.list() });
+  r.get('/agent/workers', async (req, res) => {
+    const scope = viewScope(req.query, authOf(res));
+    res.json(scope.fleet ? await fleetWorkers(deps) : await tenantWorkers(deps, scope.tenant));
   });
   return r;
 }
 
-export async function queueStats(deps: Pick<ApiDeps, 'queue' | 'store' | 'workers'>) {
-  const [counts, dead, oldest, live, finished] = await Promise.all([
-    deps.queue.counts(),
-    deps.store.dlqSize(),
-    deps.store.oldestQueued(),
-    deps.workers.list(),
-    deps.store.finishedCounts(),
-  ]);
-  // `waiting` counts every job not yet started, prioritized ones included: every run has a
-  // priority, so BullMQ keeps most of them in its prioritized set rather than its wait list.
-  return {
-    waiting: counts.waiting + counts.prioritized,
-    active: counts.active,
-    delayed: counts.delayed,
-    prioritized: counts.prioritized,
-    failed: counts.failed,
-    dead_lettered: dead,
-    // Runs that ended succeeded, counted by the run store when it emits their `end`. BullMQ's own
-    // completed count is always 0 here: jobs are removed when they complete.
-    completed: finished.succeeded ?? 0,
-    // Registered, heartbeating workers (BullMQ's own count only sees open connections).
-    workers: live.length,
-    oldest_waiting_age_ms: oldest ? Math.max(0, Date.now() - oldest.at) : 0,
-  };
+const ViewQuery = z.object({ tenant: z.string().regex(TENANT_ID, 'not a tenant id').optional() });
+
+/** Whose figures a request sees: its own tenant's, or for an operator the fleet or a named tenant's. */
+function viewScope(query: unknown, principal: Principal): { fleet: true } | { fleet: false; tenant: string } {
+  const { tenant } = parseOrThrow(ViewQuery, query);
+  if (!principal.scopes.has('admin')) {
+    if (tenant !== undefined && tenant !== principal.tenant) throw new ForbiddenError('tenant: only an admin token may see another tenant');
+    return { fleet: false, tenant: principal.tenant };
+  }
+  return tenant === undefined ? { fleet: true } : { fleet: false, tenant };
 }
 
 /** Operator routes; the admin-only auth is mounted in front of this router. */
@@ -65,7 +60,7 @@ export function adminRouter(deps: ApiDeps, commands: RunCommands): Router {
     });
   });
   r.post('/admin/dlq/:run_id/replay', async (req, res) => {
-    const { run } = await commands.replay(runIdParam(req.params.run_id));
+    const { run } = await commands.replay(authOf(res), runIdParam(req.params.run_id));
     res.status(202).json({ run_id: run.doc.id, status: run.status });
   });
   return r;

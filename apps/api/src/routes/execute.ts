@@ -18,7 +18,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 export function executeRouter(commands: RunCommands, metrics: ApiMetrics, limits: { stepArgsBytes: number }): Router {
   const r = Router();
   r.post('/agent/execute', async (req, res) => {
-    const { tenant } = authOf(res);
+    const principal = authOf(res);
+    const { tenant } = principal;
     const body: unknown = req.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw ValidationError.field('body', 'expected a JSON object (Content-Type: application/json)');
@@ -53,20 +54,20 @@ export function executeRouter(commands: RunCommands, metrics: ApiMetrics, limits
       }
       case 'cancel': {
         const p = parseOrThrow(ExecuteRequestSchemas.cancel, body);
-        const { run } = await commands.cancel(tenant, p);
+        const { run } = await commands.cancel(principal, p);
         res.status(202).json({ run_id: run.doc.id, status: run.status });
         return;
       }
       case 'retry': {
         const p = parseOrThrow(ExecuteRequestSchemas.retry, body);
-        const { run } = await commands.retry(tenant, p.run_id);
+        const { run } = await commands.retry(principal, p.run_id);
         res.status(202).json({ run_id: run.doc.id, status: run.status });
         return;
       }
       case 'approve':
       case 'reject': {
         const p = parseOrThrow(ExecuteRequestSchemas[a], body);
-        const { run } = await commands.decide(tenant, { ...p, action: a });
+        const { run } = await commands.decide(principal, { ...p, action: a });
         res.status(202).json({ run_id: run.doc.id, status: run.status, step_id: p.step_id, decision: a === 'approve' ? 'approved' : 'rejected' });
         return;
       }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { ApiDeps } from '../deps';
+import { metricsRouter } from './metrics';
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout;
@@ -44,9 +45,6 @@ export function healthRouter(deps: ApiDeps): Router {
       checks: Object.fromEntries(checks.map((c) => [c.name, c.ok ? 'ok' : 'down'])),
     });
   });
-  r.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', deps.registry.contentType);
-    res.send(await deps.registry.metrics());
-  });
+  if (!deps.metricsOnOwnPort) r.use(metricsRouter(deps));
   return r;
 }

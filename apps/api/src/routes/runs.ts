@@ -4,10 +4,12 @@ import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
 import { runIdParam } from '../http/run-id';
 import { streamRun } from '../sse/run-stream';
+import { createStreamGate } from '../sse/stream-gate';
 
 export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   const { store, reader } = deps;
   const r = Router();
+  const gate = deps.streamLeases && deps.tenantPolicy ? createStreamGate({ leases: deps.streamLeases, limit: (t) => deps.tenantPolicy!(t).max_sse_streams }) : undefined;
 
   r.get('/agent/runs', async (req, res) => {
     const q = parseOrThrow(ListRunsQuery, req.query);
@@ -49,7 +51,13 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
       found.where === 'redis'
         ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.get(id))?.ended ?? true }
         : { history: reader.history(tenant, found), ended: async () => true };
-    await streamRun({ ...source, metrics: deps.metrics, heartbeatMs: deps.heartbeatMs ?? 15_000 }, res, runId, cursor);
+    // Counted against the tenant's max_sse_streams while it is open.
+    const release = gate ? await gate.enter(tenant) : undefined;
+    try {
+      await streamRun({ ...source, metrics: deps.metrics, heartbeatMs: deps.heartbeatMs ?? 15_000 }, res, runId, cursor);
+    } finally {
+      await release?.();
+    }
   });
 
   return r;

@@ -18,6 +18,11 @@ const MAX_LIFETIME_S = 7 * 24 * 3600;
 const WAIT_GRACE_MS = 5000;
 /** Error codes of an invocation that ran past its timeout (the worker's own, the executor's): answered 504. */
 const TIMEOUT_CODES = new Set(['timeout', 'exec_timeout']);
+/** Error codes of an invocation a workspace cap of the tenant refused: answered with the cap's status, naming it. */
+const CAP_CODES: Record<string, { status: number; cap: string }> = {
+  cap_reached: { status: 429, cap: 'max_workspace_files' },
+  payload_too_large: { status: 413, cap: 'max_workspace_bytes' },
+};
 
 /** Strict: a `tenant` or `principal` in the body is a 400, never trusted (the seed trusted it). */
 export const SessionCreateRequest = z.strictObject({
@@ -126,6 +131,18 @@ export function sessionsRouter(deps: ApiDeps): Router {
         { status: 504, retryable: !done, details: [{ path: 'invocation_id', message: invocationId }] },
       ) as AgentyardError & { invocation?: unknown };
       err.invocation = view(done ?? (await deps.sessions.invocationForTenant(tenant, invocationId)));
+      throw err;
+    }
+    const capped = done.status === 'failed' ? CAP_CODES[done.error?.code ?? ''] : undefined;
+    if (capped) {
+      const message = done.error!.message;
+      const err = new AgentyardError(done.error!.code, message, {
+        status: capped.status,
+        retryable: false,
+        ...(capped.status === 429 ? { retryAfterS: 60 } : {}),
+        details: [{ path: capped.cap, message }, { path: 'invocation_id', message: invocationId }],
+      }) as AgentyardError & { invocation?: unknown };
+      err.invocation = view(done);
       throw err;
     }
     res.json({ invocation: view(done) });
