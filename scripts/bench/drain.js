@@ -52,14 +52,14 @@ async function waitFinished(redis, key, n, label) {
 }
 
 /** One Agentyard worker process draining `runs` pre-filled single-step runs. */
-async function drainAgentyard({ url, concurrency, runs, profileDir, stack }) {
+async function drainAgentyard({ url, concurrency, runs, profileDir, stack, workspaceBase }) {
   const Redis = requireFrom(apiDir, 'ioredis');
   const { Queue } = requireFrom(apiDir, 'bullmq');
   const tag = randomBytes(3).toString('hex');
   const prefix = `aybench:${tag}:`;
   const queueName = `ay-drain-${tag}`;
   const { post } = await stack.api({ prefix, queueName });
-  const dir = mkdtempSync(join(tmpdir(), 'ay-bench-drain-'));
+  const dir = mkdtempSync(join(workspaceBase ?? tmpdir(), 'ay-bench-drain-'));
   const worker = spawnWorker(
     join(workerDir, 'dist', 'main.js'),
     {
@@ -95,6 +95,7 @@ async function drainAgentyard({ url, concurrency, runs, profileDir, stack }) {
       span_ms: spanMs,
       worker_cpu_ms_per_run: round(cpu / runs, 3),
       worker_sys_ms_per_run: round(sys / runs, 3),
+      workspace_dir: workspaceBase ?? tmpdir(),
       redis_commands_per_run: round(cmds.total / runs, 1),
       redis_scripts_per_run: round(((cmds.delta.evalsha ?? 0) + (cmds.delta.eval ?? 0)) / runs, 2),
       redis_commands_top: top(cmds.delta, runs),

@@ -194,7 +194,10 @@ return {C.ok, status, tostring(attempts), run, steps, approvals}
 /**
  * finish: the worker's outcome of one attempt.
  * ARGV  7 generation, 8 outcome: succeed | fail | dead_letter, 9 result JSON or '',
- *       10 error JSON or ''
+ *       10 error JSON or '', 11 step id ('' = none), 12 its state JSON, 13 its event JSON
+ * With a step, its checkpoint comes first, as `checkpoint` would write it (refused only for
+ * an older generation; kept when the status refuses the finish, as when the run was
+ * cancelled meanwhile): the last step of a plan and the run's success are one round trip.
  * succeed and fail start from running; dead_letter also from queued and failed (a job
  * BullMQ gave up on). Returns {ok, previous, run hash, steps hash, approvals hash, events
  * not yet archived} (the run as it now is, for the finalizer) | {missing} | {invalid, status} |
@@ -204,6 +207,13 @@ export const FINISH_LUA = script(`
 local outcome = ARGV[8]
 local to, from = 'succeeded', 'running'
 if outcome == 'fail' then to = 'failed' elseif outcome == 'dead_letter' then to, from = 'dead_lettered', 'queued running failed' end
+if ARGV[11] ~= nil and ARGV[11] ~= '' then
+  local f = redis.call('HMGET', RUN, 'status', 'gen')
+  if not f[1] then return {C.missing, ''} end
+  if f[2] ~= ARGV[7] then return {C.stale, f[1]} end
+  redis.call('HSET', STEPS, ARGV[11], ARGV[12])
+  event('step', ARGV[13])
+end
 local status, refused = guard(from, ARGV[7])
 if refused then return refused end
 if ARGV[9] ~= '' then redis.call('HSET', RUN, 'result', ARGV[9]) end

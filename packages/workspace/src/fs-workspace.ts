@@ -175,8 +175,7 @@ export class FsWorkspace implements Workspace {
   /**
    * Walks `segments` down from `dir` one lstat at a time (creating what is missing when
    * `create`), so no link or file on the way is silently passed through. `mkdir -p` would
-   * follow a linked directory and create the rest wherever it points, so it only ever runs
-   * below a directory this call has just made.
+   * follow a linked directory and create the rest wherever it points.
    *
    * The lstats are synchronous on purpose: on a local disk one costs about 2 µs of CPU, where
    * the promise version's trip through libuv's pool costs about 35 µs (measured on the bench
@@ -187,22 +186,21 @@ export class FsWorkspace implements Workspace {
    */
   private async parentOf(segments: string[], create: boolean): Promise<Parent> {
     let cur = this.dir;
-    for (let i = 0; i < segments.length; i++) {
-      cur = join(cur, segments[i]!);
+    // Below a directory this call created, nothing can exist yet: mkdir straight away, and
+    // look (lstat) only when mkdir finds something there after all (EEXIST: a concurrent
+    // writer, or a link planted meanwhile, which the lstat then refuses).
+    let fresh = false;
+    for (const segment of segments) {
+      cur = join(cur, segment);
+      if (fresh && create) {
+        if (await mkdirIfAbsent(cur)) continue;
+        fresh = false;
+      }
       let st = lstatIfPresentSync(cur);
       if (st === undefined && create) {
-        if (await mkdirIfAbsent(cur)) {
-          // Below a directory this call just made nothing can exist yet, so the rest is made
-          // in one trip to the thread pool rather than one per segment (a new run's archive
-          // makes four). mkdir -p reports the first directory it made: anything else means
-          // something was there after all (a concurrent writer, or a link planted meanwhile),
-          // and the rest is walked and looked at one segment at a time as before.
-          const rest = segments.slice(i + 1);
-          if (rest.length === 0) return { dir: cur };
-          const made = await mkdir(join(cur, ...rest), { recursive: true });
-          if (made === join(cur, rest[0]!)) return { dir: join(cur, ...rest) };
-          continue;
-        }
+        // A directory mkdir just made is a directory: no second look needed.
+        fresh = await mkdirIfAbsent(cur);
+        if (fresh) continue;
         st = lstatIfPresentSync(cur); // a concurrent writer made it first
       }
       if (st === undefined) return { missing: true };
