@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, open as openCallback, writeSync, type Stats } from 'node:fs';
+import { constants, lstatSync, type Stats } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AgentyardError, NotFoundError, UnavailableError, ValidationError } from '@agentyard/core';
@@ -37,9 +37,6 @@ const REFUSED = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 type Parent = { dir: string } | { missing: true } | { blocked: string };
 
-// Up to this size a file's bytes are written synchronously once it is open (see writeSmall).
-const SMALL_WRITE = 64 * 1024;
-
 export interface FsWorkspaceOptions {
   /** Directory that holds the files; created on the first write or ping. */
   dir: string;
@@ -73,8 +70,7 @@ export class FsWorkspace implements Workspace {
       const temp = join(parent.dir, TEMP_PREFIX + randomBytes(8).toString('hex'));
       try {
         // 'wx' fails rather than follow a link that happens to sit at the temp name.
-        if (bytes.length <= SMALL_WRITE) await writeSmall(temp, bytes);
-        else await writeFile(temp, bytes, { flag: 'wx', signal });
+        await writeFile(temp, bytes, { flag: 'wx', signal });
         await rename(temp, join(parent.dir, name));
       } catch (err) {
         await unlink(temp).catch(() => undefined);
@@ -282,20 +278,6 @@ function lstatIfPresentSync(p: string): Stats | undefined {
   } catch (err) {
     if (ABSENT.has(errno(err))) return undefined;
     throw err;
-  }
-}
-
-/**
- * A small new file: the open (which creates the inode, the kernel's slow part on a disk) goes
- * to the thread pool; the write into the page cache and the close are synchronous, as each
- * costs less than a trip through the pool and back (a run's archive writes two such files).
- */
-async function writeSmall(path: string, bytes: Buffer): Promise<void> {
-  const fd = await new Promise<number>((resolve, reject) => openCallback(path, 'wx', 0o666, (err, fd) => (err ? reject(err) : resolve(fd))));
-  try {
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
-  } finally {
-    closeSync(fd);
   }
 }
 
