@@ -15,7 +15,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { spawn } = require('node:child_process');
 const { requireFrom, pool, benchTenantsFile } = require('./support');
-const { cpuMs, stealMeter, commandStats, commandDelta } = require('./probes');
+const { cpuMs, sysMs, stealMeter, commandStats, commandDelta } = require('./probes');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -52,14 +52,14 @@ async function waitFinished(redis, key, n, label) {
 }
 
 /** One Agentyard worker process draining `runs` pre-filled single-step runs. */
-async function drainAgentyard({ url, concurrency, runs, profileDir, stack }) {
+async function drainAgentyard({ url, concurrency, runs, profileDir, stack, workspaceBase }) {
   const Redis = requireFrom(apiDir, 'ioredis');
   const { Queue } = requireFrom(apiDir, 'bullmq');
   const tag = randomBytes(3).toString('hex');
   const prefix = `aybench:${tag}:`;
   const queueName = `ay-drain-${tag}`;
   const { post } = await stack.api({ prefix, queueName });
-  const dir = mkdtempSync(join(tmpdir(), 'ay-bench-drain-'));
+  const dir = mkdtempSync(join(workspaceBase ?? tmpdir(), 'ay-bench-drain-'));
   const worker = spawnWorker(
     join(workerDir, 'dist', 'main.js'),
     {
@@ -79,10 +79,11 @@ async function drainAgentyard({ url, concurrency, runs, profileDir, stack }) {
     await queue.pause();
     const ids = [];
     await pool(runs, 32, async () => ids.push((await post(oneStep)).run_id));
-    const before = { cpu: cpuMs(worker.pid), cmds: await commandStats(redis), steal: stealMeter() };
+    const before = { cpu: cpuMs(worker.pid), sys: sysMs(worker.pid), cmds: await commandStats(redis), steal: stealMeter() };
     await queue.resume();
     await waitFinished(redis, finished, WARMUP + runs, 'drain');
     const cpu = cpuMs(worker.pid) - before.cpu;
+    const sys = sysMs(worker.pid) - before.sys;
     const cmds = commandDelta(before.cmds, await commandStats(redis));
     const steal = before.steal.end();
     const stamps = await Promise.all(ids.map((id) => redis.hmget(`${prefix}run:${id}`, 'started_at', 'finished_at')));
@@ -93,6 +94,8 @@ async function drainAgentyard({ url, concurrency, runs, profileDir, stack }) {
       runs_per_s: round((runs / spanMs) * 1000),
       span_ms: spanMs,
       worker_cpu_ms_per_run: round(cpu / runs, 3),
+      worker_sys_ms_per_run: round(sys / runs, 3),
+      workspace_dir: workspaceBase ?? tmpdir(),
       redis_commands_per_run: round(cmds.total / runs, 1),
       redis_scripts_per_run: round(((cmds.delta.evalsha ?? 0) + (cmds.delta.eval ?? 0)) / runs, 2),
       redis_commands_top: top(cmds.delta, runs),

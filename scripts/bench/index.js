@@ -11,6 +11,7 @@
  *     [--recovery-tries 3] [--retention-runs 500] [--retention-s 5] [--reconcile-s 0.5]
  *     [--soak] [--soak-runs 20000] [--soak-retention-s 2] [--soak-contrast-runs 5000]
  *     [--profile-dir DIR] (the worker at the middle concurrency under node --cpu-prof) [--out FILE]
+ *     [--workspace-dir DIR] (where the drain's worker writes the runs' archives; default the OS temp dir)
  *   env BENCH_API_PROF=DIR profiles the API process of `http` and `fanout` the same way;
  *   BENCH_DEBUG=1 makes the SSE load process report its progress and errors.
  *
@@ -55,13 +56,16 @@ async function main() {
   const result = { redis: redis.own ? 'private redis-server' : url, started_at: new Date().toISOString(), host_load_avg: { start: loadAvg() } };
   const concurrencies = str('concurrency', '1,10,50').split(',').map(Number);
   const profileDir = str('profile-dir', undefined);
+  // Where the drain's worker keeps its workspace (the runs' archives): the OS temp dir by
+  // default; a tmpfs (/dev/shm) takes the host disk's cost of creating files out of the figure.
+  const workspaceBase = str('workspace-dir', undefined);
   try {
     if (want('drain')) {
       result.drain = {};
       for (const c of concurrencies) {
         const runs = num('runs', 1000);
         const profile = profileDir && c === concurrencies[Math.floor(concurrencies.length / 2)] ? profileDir : undefined;
-        const agentyard = await drainAgentyard({ url, concurrency: c, runs, stack, profileDir: profile });
+        const agentyard = await drainAgentyard({ url, concurrency: c, runs, stack, profileDir: profile, workspaceBase });
         const bullmq = await drainBullmq({ url, concurrency: c, runs });
         result.drain[`c${c}`] = { concurrency: c, runs, agentyard, bullmq };
       }

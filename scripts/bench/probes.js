@@ -14,6 +14,12 @@ function cpuMs(pid) {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
+/** The kernel's share (stime) of a process's CPU ms: filesystem work shows here, not in a JS profile. */
+function sysMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) * TICK_MS;
+}
+
 function hostTicks() {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   return { total: cpu.slice(0, 8).reduce((a, b) => a + b, 0), steal: cpu[7] ?? 0 };
@@ -61,4 +67,4 @@ function loadAvg() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
-module.exports = { cpuMs, stealMeter, commandStats, commandDelta, loadAvg };
+module.exports = { cpuMs, sysMs, stealMeter, commandStats, commandDelta, loadAvg };

@@ -16,6 +16,8 @@ function verdicts(res) {
     const target = d.concurrency === 1 ? 0.5 : 0.3;
     row(`drain c=${d.concurrency} runs/s vs no-op BullMQ jobs/s`, d.agentyard.runs_per_s, d.bullmq.jobs_per_s, { op: '>=', x: target }, { steal: `${d.agentyard.steal_pct}/${d.bullmq.steal_pct}` });
     row(`drain c=${d.concurrency} worker CPU ms per run vs per job`, d.agentyard.worker_cpu_ms_per_run, d.bullmq.worker_cpu_ms_per_job);
+    // The kernel's part (the archive's files and directories), which a JS profile does not show.
+    if (d.agentyard.worker_sys_ms_per_run !== undefined) row(`drain c=${d.concurrency} worker kernel (sys) CPU ms per run`, d.agentyard.worker_sys_ms_per_run);
     row(`drain c=${d.concurrency} Redis commands per run vs per job`, d.agentyard.redis_commands_per_run, d.bullmq.redis_commands_per_job);
   }
   if (res.http) {

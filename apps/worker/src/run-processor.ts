@@ -11,6 +11,7 @@ import {
   type EventArchive,
   type RunFinalizer,
   type RunStore,
+  type StepCheckpoint,
   type StoredRun,
   type TenantSlots,
 } from '@agentyard/runs';
@@ -143,8 +144,12 @@ export function createRunProcessor(deps: RunProcessorDeps) {
 
     let end: AttemptEnd;
     let reason: unknown;
+    // The plan's last step's checkpoint, which the finish script writes (completed runs only).
+    let lastStep: StepCheckpoint | undefined;
     try {
-      end = { type: 'completed', result: (await supervisor.execute(fresh, { signal: controller.signal, gen, events })).result };
+      const out = await supervisor.execute(fresh, { signal: controller.signal, gen, events });
+      lastStep = out.checkpoint;
+      end = { type: 'completed', result: out.result };
     } catch (err) {
       reason = controller.signal.aborted && !(err instanceof StaleRunError) ? controller.signal.reason : err;
       end = attemptEnd(reason);
@@ -161,7 +166,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const decision = decideAttempt(end, { attemptsMade: job.attemptsMade, maxAttempts });
     switch (decision.kind) {
       case 'succeed': {
-        const done = await store.succeed(runId, gen, decision.result);
+        const done = await store.succeed(runId, gen, decision.result, lastStep);
         timer({ outcome: 'succeeded' });
         await finalizer.finalize(runId, done.ok ? done : undefined);
         log.info({ status: done.ok ? 'succeeded' : done.current }, 'run finished');

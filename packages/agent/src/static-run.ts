@@ -1,6 +1,6 @@
 import { ToolError, type PlannedStep } from '@agentyard/core';
 import type { EventLog } from '@agentyard/events';
-import type { StoredRun } from '@agentyard/runs';
+import type { StepCheckpoint, StoredRun } from '@agentyard/runs';
 import { approvalVerdict } from './approval-gate';
 import { AwaitingApprovalError, SiblingFailedError } from './run-errors';
 import { StaticPlanner } from './static-planner';
@@ -20,7 +20,7 @@ export async function runStaticPlan(opts: {
   tools: ToolRegistry;
   events: EventLog;
   concurrency: number;
-}): Promise<{ result: unknown }> {
+}): Promise<{ result: unknown; checkpoint?: StepCheckpoint }> {
   const { run, runner, tools, events } = opts;
   const runId = run.doc.id;
   const planner = new StaticPlanner(run.doc.steps);
@@ -64,8 +64,10 @@ export async function runStaticPlan(opts: {
       if (!siblings.signal.aborted) siblings.abort(new SiblingFailedError(step.id));
       return false;
     }
+    // The last step to run, alone: its checkpoint can travel with the run's finish.
+    const last = inFlight.size === 0 && run.doc.steps.every((s) => s.id === step.id || runner.state.get(s.id)?.status === 'succeeded');
     const p = runner
-      .run(step, signal)
+      .run(step, signal, last ? { deferCheckpoint: true } : {})
       .then(() => undefined)
       .catch((err: unknown) => {
         failures.push(err);
@@ -86,10 +88,14 @@ export async function runStaticPlan(opts: {
     if (inFlight.size === 0) break;
     await Promise.race(inFlight.values());
   }
-  if (opts.signal.aborted) throw opts.signal.reason;
   const first = failures.find((f) => !(f instanceof SiblingFailedError)) ?? failures[0];
+  const done = planner.next(statusOf).done;
+  // The run will not finish here: a deferred checkpoint is written now, as it would have been.
+  if (opts.signal.aborted || first !== undefined || parked || !done) await runner.flushDeferred();
+  if (opts.signal.aborted) throw opts.signal.reason;
   if (first !== undefined) throw first;
   if (parked) throw new AwaitingApprovalError({ step_id: parked.id, tool: parked.tool, args: parked.args });
-  if (!planner.next(statusOf).done) throw new ToolError('plan_stuck', 'no step can start and the plan is not done', false);
-  return { result: planner.result((id) => runner.state.get(id)?.output) };
+  if (!done) throw new ToolError('plan_stuck', 'no step can start and the plan is not done', false);
+  const checkpoint = runner.takeDeferred();
+  return { result: planner.result((id) => runner.state.get(id)?.output), ...(checkpoint ? { checkpoint } : {}) };
 }

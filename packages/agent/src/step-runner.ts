@@ -10,7 +10,7 @@ import {
   type TokenUsage,
 } from '@agentyard/core';
 import type { EventLog } from '@agentyard/events';
-import { truncateOutput, type RunStore } from '@agentyard/runs';
+import { truncateOutput, type RunStore, type StepCheckpoint } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 import { ShutdownError, SiblingFailedError, StaleRunError } from './run-errors';
 import type { ToolContext } from './tool';
@@ -40,6 +40,12 @@ export interface StepRunOptions {
   /** Runs the step's work instead of a registered tool (model turns). */
   work?: (signal: AbortSignal) => Promise<{ output: unknown; usage?: TokenUsage; transcript?: unknown }>;
   timeoutS?: number;
+  /**
+   * The plan's last step: on success its checkpoint is not written here but kept for
+   * `takeDeferred`, so the run's finish writes it in the same script (one round trip less
+   * per run). Nothing depends on it; whoever does not finish the run calls `flushDeferred`.
+   */
+  deferCheckpoint?: boolean;
 }
 
 export interface StepRunner {
@@ -48,6 +54,10 @@ export interface StepRunner {
   run(step: PlannedStep, signal: AbortSignal, opts?: StepRunOptions): Promise<unknown>;
   /** Checkpoint without running (awaiting approval, rejected, invalid arguments). */
   record(step: PlannedStep, state: StepState, event: Omit<StepPayload, 'step_id' | 'tool'>, opts?: { order?: number; transcript?: unknown }): Promise<void>;
+  /** The checkpoint a `deferCheckpoint` step left unwritten (and forgets it). */
+  takeDeferred(): StepCheckpoint | undefined;
+  /** Writes that checkpoint now, if any (the run will not finish with it). */
+  flushDeferred(): Promise<void>;
 }
 
 /**
@@ -85,8 +95,22 @@ export function createStepRunner(opts: {
     if (r === 'stale') throw new StaleRunError(runId);
   };
 
+  let deferred: StepCheckpoint | undefined;
+  const takeDeferred = () => {
+    const d = deferred;
+    deferred = undefined;
+    return d;
+  };
+
   return {
     state,
+    takeDeferred,
+    async flushDeferred() {
+      const d = takeDeferred();
+      if (!d) return;
+      const r = await store.checkpoint(runId, d.stepId, d.state, { expectGen: opts.gen, event: d.event });
+      if (r === 'stale') throw new StaleRunError(runId);
+    },
     async record(step, s, event, extra = {}) {
       await save(step, s, { ...event, step_id: step.id, tool: step.tool }, extra);
     },
@@ -139,12 +163,14 @@ export function createStepRunner(opts: {
         output = capOutput(output);
         const duration = now() - started;
         if (o.transcript) message = o.transcript.succeeded(output);
-        await save(
-          step,
-          { ...base, status: 'succeeded', finished_at: iso(now()), duration_ms: duration, output, ...(usage ? { usage } : {}) },
-          { ...phase, phase: 'succeeded', duration_ms: duration, output: truncateOutput(output) },
-          { ...order, ...(message === undefined ? {} : { transcript: message }), ...(usage ? { usage } : {}) },
-        );
+        const done: StepState = { ...base, status: 'succeeded', finished_at: iso(now()), duration_ms: duration, output, ...(usage ? { usage } : {}) };
+        const event: StepPayload = { ...phase, phase: 'succeeded', duration_ms: duration, output: truncateOutput(output) };
+        if (o.deferCheckpoint && o.order === undefined && message === undefined && !usage) {
+          state.set(step.id, done);
+          deferred = { stepId: step.id, state: done, event };
+        } else {
+          await save(step, done, event, { ...order, ...(message === undefined ? {} : { transcript: message }), ...(usage ? { usage } : {}) });
+        }
         opts.onStep?.({ tool: step.tool, outcome: 'succeeded', errorClass: 'none', seconds: duration / 1000 });
         return output;
       } catch (err) {

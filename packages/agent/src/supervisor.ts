@@ -1,6 +1,6 @@
 import { ToolError } from '@agentyard/core';
 import type { EventLog } from '@agentyard/events';
-import type { RunStore, StoredRun } from '@agentyard/runs';
+import type { RunStore, StepCheckpoint, StoredRun } from '@agentyard/runs';
 import type { Workspace } from '@agentyard/workspace';
 import { runModelConversation, type ModelDeps } from './model/model-run';
 import { runStaticPlan } from './static-run';
@@ -34,9 +34,10 @@ export interface Supervisor {
   /**
    * Runs one attempt: the client's plan (static planner) or a model conversation (model
    * planner). Resolves with the run's result, or throws why not: a classified error,
-   * AwaitingApprovalError, or the abort reason.
+   * AwaitingApprovalError, or the abort reason. `checkpoint`: the last step's, not written
+   * yet; the caller's finish (RunStore.succeed) writes it.
    */
-  execute(run: StoredRun, ctx: ExecuteContext): Promise<{ result: unknown }>;
+  execute(run: StoredRun, ctx: ExecuteContext): Promise<{ result: unknown; checkpoint?: StepCheckpoint }>;
 }
 
 export function createSupervisor(opts: SupervisorOptions): Supervisor {

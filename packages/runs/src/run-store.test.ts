@@ -88,6 +88,40 @@ describe('run store on real Redis', () => {
     expect(await store.endWithTail(run.doc.id, 100)).toBeUndefined();
   });
 
+  it('succeed with the last step’s checkpoint writes the step, its event, then the status in one step; keeps the step when cancelled meanwhile, refuses both when stale', async () => {
+    const events = createEventLog({ redis: t.redis, prefix: t.prefix });
+    const last = (attempts: number) => ({
+      stepId: 'a',
+      state: { status: 'succeeded' as const, attempts, output: 'done' },
+      event: { step_id: 'a', tool: 'log', phase: 'succeeded' as const, attempt: attempts },
+    });
+    const run = await create();
+    await store.start(run.doc.id);
+    await store.pickup(run.doc.id, 1);
+    const done = await store.succeed(run.doc.id, 1, 'done', last(1));
+    expect(done).toMatchObject({ ok: true, run: { status: 'succeeded', steps: { a: { status: 'succeeded', output: 'done' } } } });
+    expect((await events.read(run.doc.id)).slice(-2).map((e) => [e.type, e.phase ?? e.status])).toEqual([
+      ['step', 'succeeded'],
+      ['status', 'succeeded'],
+    ]);
+
+    // Cancelled while its last step finished: the step's success is kept (a retry skips it).
+    const cancelledRun = await create();
+    await store.start(cancelledRun.doc.id);
+    await store.pickup(cancelledRun.doc.id, 1);
+    await store.cancel(cancelledRun.doc.id, cancelled);
+    expect(await store.succeed(cancelledRun.doc.id, 1, 'done', last(1))).toEqual({ ok: false, reason: 'invalid', current: 'cancelled' });
+    expect((await store.get(cancelledRun.doc.id))?.steps.a).toMatchObject({ status: 'succeeded' });
+
+    // Re-enqueued meanwhile (generation 2): this attempt writes nothing.
+    const stale = await create();
+    await store.start(stale.doc.id);
+    await store.pickup(stale.doc.id, 1);
+    await store.recover(stale.doc.id, 1, 'zombie');
+    expect(await store.succeed(stale.doc.id, 1, 'done', last(1))).toEqual({ ok: false, reason: 'stale', current: 'queued' });
+    expect((await store.get(stale.doc.id))?.steps.a).toMatchObject({ status: 'pending' });
+  });
+
   it('lists a tenant’s runs newest first across pages, filtered by status, never another tenant’s', async () => {
     const mine = [];
     for (let i = 0; i < 5; i++) mine.push(await create('listco'));

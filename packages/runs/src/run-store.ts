@@ -72,6 +72,13 @@ export interface EndTail {
   entries: [string, string[]][];
 }
 
+/** A step's checkpoint a caller hands to the next script instead of writing it on its own. */
+export interface StepCheckpoint {
+  stepId: string;
+  state: StepState | DynamicStep;
+  event: StepPayload;
+}
+
 export type ListedRun = { run: StoredRun } | { runId: string; archived: ListingEntry };
 
 /**
@@ -110,9 +117,10 @@ export interface RunStore {
   pickup(runId: string, gen: number): Promise<Outcome<{ previous: RunStatus; attempts: number; run: StoredRun }>>;
   /**
    * Ends an attempt well; hands back the run as it now is and how many of its events are not
-   * archived yet, for the finalizer.
+   * archived yet, for the finalizer. `last`: the plan's last step's checkpoint, written first
+   * in the same script (kept even when the finish is refused, unless the generation moved on).
    */
-  succeed(runId: string, gen: number, result: unknown): Promise<Outcome<{ run: StoredRun; unarchived: number }>>;
+  succeed(runId: string, gen: number, result: unknown, last?: StepCheckpoint): Promise<Outcome<{ run: StoredRun; unarchived: number }>>;
   fail(runId: string, gen: number, error: ErrorData): Promise<Outcome>;
   /** `gen` undefined: whatever the generation (a job BullMQ failed on its own). */
   deadLetter(runId: string, error: ErrorData, gen?: number): Promise<Outcome>;
@@ -346,8 +354,9 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return { ok: true, at, previous: reply[1] as RunStatus, attempts: Number(reply[2]), run };
     },
 
-    async succeed(runId, g, result) {
-      const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '');
+    async succeed(runId, g, result, last) {
+      const step = last ? [last.stepId, JSON.stringify(last.state), JSON.stringify(last.event)] : [];
+      const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '', ...step);
       if (reply[0] !== RUN_CODES.ok) return refusal(reply);
       const run = snapshotAt(reply, 2);
       return run ? { ok: true, at, run, unarchived: Number(reply[5]) } : { ok: false, reason: 'missing' };

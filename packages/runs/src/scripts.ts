@@ -63,12 +63,21 @@ end
 local function terminal(s) return s == 'succeeded' or s == 'dead_lettered' or s == 'cancelled' end
 -- Per-run keys: retention expires them together, a retry keeps them together.
 local function run_keys() return {RUN, STEPS, STREAM, SEQ, APPROVALS, TRANSCRIPT, ARCHIVE, SLOTWAIT} end
+-- The run's tenant, read once per script (guard reads it with the status).
+local known_tenant = nil
+local function run_tenant()
+  if not known_tenant then known_tenant = redis.call('HGET', RUN, 'tenant') end
+  return known_tenant
+end
 -- The status, or a refusal: {C.missing} or {C.invalid, current} or {C.stale, current}.
+-- One HMGET for status, generation and tenant: a run's transition reads all three.
 local function guard(allowed, gen)
-  local status = redis.call('HGET', RUN, 'status')
+  local f = redis.call('HMGET', RUN, 'status', 'gen', 'tenant')
+  local status = f[1]
   if not status then return nil, {C.missing, ''} end
+  if f[3] then known_tenant = f[3] end
   if not is_in(status, allowed) then return nil, {C.invalid, status} end
-  if gen ~= nil and gen ~= '' and redis.call('HGET', RUN, 'gen') ~= gen then return nil, {C.stale, status} end
+  if gen ~= nil and gen ~= '' and f[2] ~= gen then return nil, {C.stale, status} end
   return status, nil
 end
 -- Backpressure: a run about to be queued must fit the deployment's and its tenant's limits
@@ -84,7 +93,7 @@ end
 -- and the tenant's own queued, running and DLQ indexes) and the status event. 'extra' is a JSON object whose fields
 -- join the event ('{}' for none).
 local function go(from, to, extra)
-  local tenant = redis.call('HGET', RUN, 'tenant')
+  local tenant = run_tenant()
   redis.call('HSET', RUN, 'status', to, 'updated_at', TS)
   if to == 'queued' then
     redis.call('HSET', RUN, 'queued_at', TS)
@@ -163,7 +172,7 @@ return {C.ok}
 export const START_LUA = script(`
 local status, refused = guard('created')
 if refused then return refused end
-local full = room(redis.call('HGET', RUN, 'tenant'), ARGV[7], ARGV[8])
+local full = room(run_tenant(), ARGV[7], ARGV[8])
 if full then return full end
 local gen = redis.call('HINCRBY', RUN, 'gen', 1)
 go(status, 'queued', '{}')
@@ -201,7 +210,10 @@ return {C.ok, status, tostring(attempts), run, steps, approvals}
 /**
  * finish: the worker's outcome of one attempt.
  * ARGV  7 generation, 8 outcome: succeed | fail | dead_letter, 9 result JSON or '',
- *       10 error JSON or ''
+ *       10 error JSON or '', 11 step id ('' = none), 12 its state JSON, 13 its event JSON
+ * With a step, its checkpoint comes first, as `checkpoint` would write it (refused only for
+ * an older generation; kept when the status refuses the finish, as when the run was
+ * cancelled meanwhile): the last step of a plan and the run's success are one round trip.
  * succeed and fail start from running; dead_letter also from queued and failed (a job
  * BullMQ gave up on). Returns {ok, previous, run hash, steps hash, approvals hash, events
  * not yet archived} (the run as it now is, for the finalizer) | {missing} | {invalid, status} |
@@ -211,6 +223,13 @@ export const FINISH_LUA = script(`
 local outcome = ARGV[8]
 local to, from = 'succeeded', 'running'
 if outcome == 'fail' then to = 'failed' elseif outcome == 'dead_letter' then to, from = 'dead_lettered', 'queued running failed' end
+if ARGV[11] ~= nil and ARGV[11] ~= '' then
+  local f = redis.call('HMGET', RUN, 'status', 'gen')
+  if not f[1] then return {C.missing, ''} end
+  if f[2] ~= ARGV[7] then return {C.stale, f[1]} end
+  redis.call('HSET', STEPS, ARGV[11], ARGV[12])
+  event('step', ARGV[13])
+end
 local status, refused = guard(from, ARGV[7])
 if refused then return refused end
 if ARGV[9] ~= '' then redis.call('HSET', RUN, 'result', ARGV[9]) end
@@ -315,7 +334,7 @@ local allowed = 'failed dead_lettered cancelled'
 if ARGV[7] == 'replay' then allowed = 'dead_lettered' end
 local status, refused = guard(allowed)
 if refused then return refused end
-local tenant = redis.call('HGET', RUN, 'tenant')
+local tenant = run_tenant()
 redis.call('HDEL', RUN, 'ended', 'archived', 'error', 'finished_at', 'result')
 for _, k in ipairs(run_keys()) do redis.call('PERSIST', k) end
 redis.call('ZREM', EXPIRING, tenant .. ' ' .. RUN_ID)
@@ -378,19 +397,17 @@ return {C.ok, id, tostring(redis.call('XLEN', STREAM)), cursor[1] or '0', redis.
  * Returns {ok} | {noop} (not ended, e.g. retried meanwhile) | {missing}.
  */
 export const ARCHIVED_LUA = script(`
-local status = redis.call('HGET', RUN, 'status')
+local f = redis.call('HMGET', RUN, 'status', 'ended', 'tenant', 'idem')
+local status, tenant, idem = f[1], f[3], f[4]
 if not status then return {C.missing, ''} end
-if not terminal(status) or redis.call('HGET', RUN, 'ended') ~= '1' then return {C.noop, status} end
-local tenant = redis.call('HGET', RUN, 'tenant')
+if not terminal(status) or f[2] ~= '1' then return {C.noop, status} end
 redis.call('HSET', RUN, 'archived', '1')
 redis.call('HSET', tenant_key(tenant, 'listing'), RUN_ID, ARGV[8])
 local keep = tonumber(ARGV[7])
 if keep > 0 then
   redis.call('ZADD', EXPIRING, tonumber(NOW) + keep, tenant .. ' ' .. RUN_ID)
-  for _, k in ipairs(run_keys()) do
-    if redis.call('EXISTS', k) == 1 then redis.call('PEXPIRE', k, keep * 2 + 60000) end
-  end
-  local idem = redis.call('HGET', RUN, 'idem')
+  -- PEXPIRE of a key that does not exist is a no-op: no EXISTS first.
+  for _, k in ipairs(run_keys()) do redis.call('PEXPIRE', k, keep * 2 + 60000) end
   if idem then
     local left = redis.call('PTTL', idem)
     if left < 0 or left > keep then redis.call('PEXPIRE', idem, keep) end

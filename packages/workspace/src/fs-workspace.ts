@@ -272,7 +272,9 @@ function subtreeBefore(dirPrefix: Buffer, cursor: Buffer): boolean {
 
 function lstatIfPresentSync(p: string): Stats | undefined {
   try {
-    return lstatSync(p);
+    // No exception (an Error with a stack) for the common absent case: a new run's archive
+    // looks at a missing directory on each of its writes.
+    return lstatSync(p, { throwIfNoEntry: false });
   } catch (err) {
     if (ABSENT.has(errno(err))) return undefined;
     throw err;
