@@ -33,6 +33,9 @@ const agentScope = (method: string, path: string): Scope =>
 export function buildApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No route answers conditional requests, yet Express hashed every body for an ETag, the
+  // 201 of each create included (a SHA-1 per request in the create+start profile).
+  app.set('etag', false);
   // Only TRUST_PROXY decides whose X-Forwarded-For counts (the failed-auth limit keys on req.ip).
   app.set('trust proxy', deps.trustProxy ?? false);
   const commands = createRunCommands(deps);
@@ -62,14 +65,11 @@ export function buildApp(deps: ApiDeps): Express {
   // The SSE route takes its own auth (a query token is allowed there); every other
   // /agent route needs the Authorization header.
   // Every authenticated request then counts against its tenant's rate limit.
-  // An accepted request gives its failed-auth count back at once (long SSE streams included).
   const limited = (authenticate: RequestHandler): RequestHandler => {
     const limit = deps.rateLimit;
-    const failures = deps.authFailureLimit;
     return (req, res, next) =>
       authenticate(req, res, (err?: unknown) => {
         if (err) return next(err);
-        failures?.release(res);
         return limit ? limit(req, res, next) : next();
       });
   };
