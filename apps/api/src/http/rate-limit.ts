@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type Redis from 'ioredis';
@@ -55,30 +55,47 @@ export function createRateLimit(opts: LimitOptions): RequestHandler | undefined 
 }
 
 export interface AuthFailureLimit {
-  /** Mounted before auth: 429 for an address that spent its budget; counts the request if it ends in 401. */
+  /**
+   * Mounted before auth: starts reading the address's failures (not waited for: the read
+   * overlaps the credential check) and counts the request if it ends in 401.
+   */
   middleware: RequestHandler;
+  /** Once auth decided, whatever it decided: the 429 of an address that spent its budget, if it has. */
+  verdict(res: Response): Promise<RateLimitedError | undefined>;
 }
 
+const VERDICT = 'authFailureVerdict';
+
 /**
- * Per-address limit on requests that fail authentication (401), mounted before auth, so a
- * blocked address cannot go on guessing: once an address has `perMinute` failures in the
- * window, every request from it gets 429, a right token included. Only 401s are counted,
- * when they end: a request that authenticates never touches the count, so neither open SSE
- * streams nor a burst of good requests from an ingress's address can use up the budget (the
- * previous count-on-arrival, give-back-at-auth design refused a burst of 30 good streams under
- * a budget of 20 once Redis commands were pipelined, and cost two commands per request where
- * this costs one read). The price: guesses sent in parallel are all checked before any of
- * them is counted, so a burst can overshoot the budget by its own size. Keyed on the client
- * address as `TRUST_PROXY` resolves it. Counted with rate-limit-redis's store (the same keys
- * and window as express-rate-limit); when Redis cannot answer, the request goes through.
+ * Per-address limit on requests that fail authentication (401), so a blocked address cannot
+ * go on guessing: once an address has `perMinute` failures in the window, every request from
+ * it gets 429, a right token included. Only 401s are counted, when they end: a request that
+ * authenticates never touches the count, so neither open SSE streams nor a burst of good
+ * requests from an ingress's address can use up the budget (the previous count-on-arrival,
+ * give-back-at-auth design refused a burst of 30 good streams under a budget of 20 once Redis
+ * commands were pipelined, and cost two commands per request where this costs one read,
+ * read while the credential is checked). The price: guesses sent in parallel are all checked
+ * before any of them is counted, so a burst can overshoot the budget by its own size. Keyed
+ * on the client address as `TRUST_PROXY` resolves it. Counted with rate-limit-redis's store
+ * (the keys and window express-rate-limit would use); when Redis cannot answer, the request
+ * goes through.
  */
 export function createAuthFailureLimit(opts: LimitOptions): AuthFailureLimit | undefined {
   if (opts.perMinute <= 0) return undefined;
   const store = redisStore(opts, 'authfail');
-  // express-rate-limit would call init; its script loads are awaited by every get/increment.
-  // A load that failed (Redis gone at start-up) fails those calls, which let requests through.
+  // express-rate-limit would call init; every get/increment awaits its script loads, and a
+  // load that failed (Redis gone at start-up) fails those calls, which let requests through.
   store.init({ windowMs: WINDOW_MS } as Options).catch(() => undefined);
   const refusal = `Too many failed authentications from this address: ${opts.perMinute} per minute`;
+  const blocked = (key: string): Promise<RateLimitedError | undefined> =>
+    store.get(key).then(
+      (info) => {
+        // An address without failures reads as NaN hits (the store parses Redis' nil): not refused.
+        if (!info || !(info.totalHits >= opts.perMinute)) return undefined;
+        return new RateLimitedError(refusal, Math.max(1, Math.ceil((info.resetTime!.getTime() - Date.now()) / 1000)));
+      },
+      () => undefined,
+    );
   return {
     middleware: (req, res, next) => {
       const key = ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
@@ -86,15 +103,9 @@ export function createAuthFailureLimit(opts: LimitOptions): AuthFailureLimit | u
         // A count that cannot be written is a guess not counted; the window bounds the loss.
         if (res.statusCode === 401) store.increment(key).catch(() => undefined);
       });
-      store.get(key).then(
-        (info) => {
-          // An address without failures reads as NaN hits (the store parses Redis' nil): not refused.
-          if (!info || !(info.totalHits >= opts.perMinute)) return next();
-          const retryAfterS = Math.max(1, Math.ceil((info.resetTime!.getTime() - Date.now()) / 1000));
-          return next(new RateLimitedError(refusal, retryAfterS));
-        },
-        () => next(),
-      );
+      res.locals[VERDICT] = blocked(key);
+      next();
     },
+    verdict: (res) => (res.locals[VERDICT] as Promise<RateLimitedError | undefined> | undefined) ?? Promise.resolve(undefined),
   };
 }
