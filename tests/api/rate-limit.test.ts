@@ -74,6 +74,27 @@ describe('per-address limit on failed authentications', () => {
 });
 
 
+describe('failed-auth limit: what counts', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ label: 'auth-fail-counts', env: { AUTH_FAILURES_PER_MIN: '5' } });
+  });
+  afterAll(() => stack.stop());
+
+  it('lets a burst of 40 good requests from one address through under a budget of 5', async () => {
+    const statuses = await Promise.all(Array.from({ length: 40 }, async () => (await stack.api('GET', '/agent/tools')).status));
+    expect(statuses).toEqual(Array(40).fill(200));
+  });
+
+  it('refuses the right token too once the address is blocked, so a guess that hits gives nothing away', async () => {
+    for (let i = 0; i < 5; i++) expect((await stack.api('GET', '/agent/tools', undefined, { token: `tok_wrong_${i}` })).status).toBe(401);
+    expect((await stack.api('GET', '/agent/tools', undefined, { token: 'tok_wrong_5' })).status).toBe(429);
+    const right = await stack.api('GET', '/agent/tools');
+    expect(right.status).toBe(429);
+    expect(right.body.error).toMatchObject({ code: 'rate_limited' });
+  });
+});
+
 describe('failed-auth limit and long-lived streams', () => {
   let stack: Stack;
   beforeAll(async () => {

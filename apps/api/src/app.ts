@@ -33,6 +33,9 @@ const agentScope = (method: string, path: string): Scope =>
 export function buildApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No route answers conditional requests, yet Express hashed every body for an ETag, the
+  // 201 of each create included (a SHA-1 per request in the create+start profile).
+  app.set('etag', false);
   // Only TRUST_PROXY decides whose X-Forwarded-For counts (the failed-auth limit keys on req.ip).
   app.set('trust proxy', deps.trustProxy ?? false);
   const commands = createRunCommands(deps);
@@ -61,19 +64,24 @@ export function buildApp(deps: ApiDeps): Express {
   const json = express.json({ limit: deps.bodyLimit ?? '4mb', strict: false });
   // The SSE route takes its own auth (a query token is allowed there); every other
   // /agent route needs the Authorization header.
-  // Every authenticated request then counts against its tenant's rate limit.
-  // An accepted request gives its failed-auth count back at once (long SSE streams included).
+  // Every authenticated request then counts against its tenant's rate limit. An address that
+  // spent its failed-auth budget gets that 429 instead, whatever auth decided; its count was
+  // read while the credential was checked, and the tenant's is taken meanwhile (one round trip).
   const limited = (authenticate: RequestHandler): RequestHandler => {
     const limit = deps.rateLimit;
     const failures = deps.authFailureLimit;
     return (req, res, next) =>
       authenticate(req, res, (err?: unknown) => {
-        if (err) return next(err);
-        failures?.release(res);
-        return limit ? limit(req, res, next) : next();
+        const verdict = failures?.verdict(res);
+        if (err || !limit) return verdict ? void verdict.then((blocked) => next(blocked ?? err)) : next(err);
+        if (!verdict) return limit(req, res, next);
+        let limitErr: unknown;
+        const limited = new Promise<void>((resolve) => limit(req, res, (e?: unknown) => ((limitErr = e), resolve())));
+        void Promise.all([verdict, limited]).then(([blocked]) => next(blocked ?? limitErr));
       });
   };
-  // Failed authentications are limited per address before any credential is checked.
+  // Failed authentications are limited per address: the read of its count starts before any
+  // credential is checked, and `limited` waits for it.
   if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit.middleware);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));

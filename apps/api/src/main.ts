@@ -7,6 +7,9 @@ import { createApiServer } from './http/server';
 import { buildMetricsApp } from './routes/metrics';
 import { readVersion } from './version';
 
+/** The access log is written in batches: a line reaches stdout within this many ms. */
+const LOG_BATCH_MS = 100;
+
 async function main(): Promise<void> {
   let config: Config;
   let policies: TenantPolicies;
@@ -20,7 +23,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'agentyard-api', secrets: config.secrets });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'agentyard-api', secrets: config.secrets, batchMs: LOG_BATCH_MS });
   const version = readVersion();
   const deps = await createApiDeps(config, { logger, workspace: workspaceFromConfig(config), version, policies });
   const server = createApiServer(buildApp(deps), { maxHeaderBytes: config.API_MAX_HEADER_BYTES });

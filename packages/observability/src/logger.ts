@@ -28,6 +28,13 @@ export function createLogger(opts: {
   name: string;
   secrets?: readonly string[];
   destination?: pino.DestinationStream;
+  /**
+   * Without a destination: write stdout in batches (4 KB, or every `batchMs`) instead of one
+   * write per line. The API's access log made one write syscall per request, 6-7 % of its
+   * CPU under create+start load. Lines still buffered are flushed on exit (pino's exit hook),
+   * so only a SIGKILL loses them, at most `batchMs` worth. @default 0 (a write per line)
+   */
+  batchMs?: number;
 }): Logger {
   const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
   const scrub = (s: string): string => secrets.reduce((acc, secret) => acc.split(secret).join('[redacted]'), s);
@@ -46,7 +53,7 @@ export function createLogger(opts: {
         },
       },
     },
-    opts.destination,
+    opts.destination ?? (opts.batchMs ? pino.destination({ dest: 1, minLength: 4096, periodicFlush: opts.batchMs }) : undefined),
   );
 }
 
