@@ -6,7 +6,7 @@
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { requireFrom } = require('./support');
+const { requireFrom, benchTenantsFile } = require('./support');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -20,6 +20,8 @@ function benchEnv(url, prefix, queueName, extra = {}) {
     // enough that the bench itself is never refused (1,000 SSE clients connect at once).
     RATE_LIMIT_PER_MIN: '1000000',
     AUTH_FAILURES_PER_MIN: '1000000',
+    // One tenant as a single-tenant deployment sets it up (fair-share caps above the bench's load).
+    TENANTS_FILE: benchTenantsFile(),
     ...extra,
   };
 }

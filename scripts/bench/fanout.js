@@ -22,7 +22,10 @@ async function follow(serverPid, url, { clients, events, intervalMs, publish }) 
   const rss0 = rssKb(serverPid);
   const load = spawnProc(join(__dirname, 'sse-clients.js'), { URL: url, N: String(clients), TOKEN, ...(process.env.BENCH_DEBUG ? { BENCH_DEBUG: '1' } : {}) });
   try {
-    const { connect_ms } = await message(load, 'connected');
+    const { connect_ms } = await Promise.race([
+      message(load, 'connected'),
+      exited(load).then(() => Promise.reject(new Error(`the SSE clients exited (${load.exitCode}) before all ${clients} connected`))),
+    ]);
     await new Promise((r) => setTimeout(r, 500)); // let the server settle what connecting cost
     const rss1 = rssKb(serverPid);
     const cpu0 = cpuMs(serverPid);

@@ -25,7 +25,15 @@ for (let i = 0; i < n; i++) {
     open += 1;
     if (open === n) process.send?.({ connected: n, connect_ms: Math.round(performance.now() - t0) });
   };
-  if (process.env.BENCH_DEBUG) es.onerror = (e) => process.stderr.write(`sse-clients: error ${e.code ?? ''} ${e.message ?? ''}\n`);
+  es.onerror = (e) => {
+    if (process.env.BENCH_DEBUG) process.stderr.write(`sse-clients: error ${e.code ?? ''} ${e.message ?? ''}\n`);
+    // A refusal (a cap, a limit, a bad token) would otherwise be retried forever while the
+    // bench waits for every client: say it and stop.
+    if (typeof e.code === 'number' && e.code >= 400) {
+      process.stderr.write(`sse-clients: a client was refused with ${e.code}: ${e.message ?? ''}\n`);
+      process.exit(2);
+    }
+  };
   es.addEventListener('log', (ev) => {
     const d = JSON.parse(ev.data);
     if (d.sent === undefined) return;
