@@ -72,7 +72,8 @@ describe('who may read the API /metrics', () => {
       const other = await fetch(`http://127.0.0.1:${metricsPort}/agent/queue/stats`, { headers: { Authorization: `Bearer ${TOKENS.ops}` } });
       expect(other.status).toBe(404);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-      expect(output).toContain('agentyard api metrics listening');
+      // The API batches its log lines (up to 100 ms), so the line may trail the port opening.
+      await waitFor(() => output.includes('agentyard api metrics listening'), { label: 'the metrics listening line', timeoutMs: 5000 });
       expect(output).not.toContain(METRICS_TOKEN);
     });
   });

@@ -187,11 +187,12 @@ describe('worker processes', () => {
     await first.exited;
     const second = spawnWorker(env);
     procs.push(second);
-    const run = await stack.waitForStatus(body.run_id, ['dead_lettered', 'succeeded'], 20_000);
+    // Lock (3 s) + stall interval (1 s) normally; headroom for a second worker slow to start on a loaded host.
+    const run = await stack.waitForStatus(body.run_id, ['dead_lettered', 'succeeded'], 45_000);
     expect(run.status).toBe('dead_lettered');
     expect(run.error).toMatchObject({ code: 'stalled', retryable: false });
     expect(run.error.message).toContain('stalled more than allowable limit');
     const dlq = (await stack.api('GET', '/admin/dlq', undefined, { token: TOKENS.ops })).body.dead_letters;
     expect(dlq.map((d: { run_id: string }) => d.run_id)).toContain(body.run_id);
-  });
+  }, 90_000);
 });
