@@ -29,6 +29,19 @@ const codesLua = `local C = {${Object.entries(SESSION_CODES)
 const script = (body: string) => `${codesLua}\n${body}`;
 
 /**
+ * close and expire end a session the same way, with the same KEYS (1 session hash, 2 expiring
+ * zset, 3 tenant's open sessions) and ARGV (1 session id, 3 now ISO, 4 record TTL s,
+ * 5 its member of the expiring zset).
+ */
+const endSessionLua = `local function endSession(status)
+  redis.call('HSET', KEYS[1], 'status', status, 'closed_at', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('ZREM', KEYS[2], ARGV[5])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return {C.ok}
+end`;
+
+/**
  * createSession
  * KEYS  1 session hash, 2 expiring zset, 3 the tenant's open sessions zset
  * ARGV  1 session id, 2 tenant, 3 doc JSON, 4 now ISO, 5 expires_at ms, 6 expires_at ISO,
@@ -63,15 +76,11 @@ return {C.ok}
  * ARGV  1 session id, 2 tenant, 3 now ISO, 4 record TTL s, 5 its member of the expiring zset
  * Returns {ok} | {missing} | {invalid, status}.
  */
-export const CLOSE_SESSION_LUA = script(`
+export const CLOSE_SESSION_LUA = script(`${endSessionLua}
 local tenant, status = unpack(redis.call('HMGET', KEYS[1], 'tenant', 'status'))
 if not tenant or tenant ~= ARGV[2] then return {C.missing} end
 if status ~= 'open' then return {C.invalid, status} end
-redis.call('HSET', KEYS[1], 'status', 'closed', 'closed_at', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('ZREM', KEYS[2], ARGV[5])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return {C.ok}
+return endSession('closed')
 `);
 
 /**
@@ -81,16 +90,12 @@ return {C.ok}
  * Returns {ok} | {missing} | {invalid, status} | {not_due}. A missing or no longer open
  * session leaves the work list too.
  */
-export const EXPIRE_SESSION_LUA = script(`
+export const EXPIRE_SESSION_LUA = script(`${endSessionLua}
 local status, at = unpack(redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms'))
 if not status then redis.call('ZREM', KEYS[2], ARGV[5]) return {C.missing} end
 if status ~= 'open' then redis.call('ZREM', KEYS[2], ARGV[5]) return {C.invalid, status} end
 if tonumber(at) > tonumber(ARGV[2]) then return {C.notDue} end
-redis.call('HSET', KEYS[1], 'status', 'expired', 'closed_at', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('ZREM', KEYS[2], ARGV[5])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return {C.ok}
+return endSession('expired')
 `);
 
 /**
