@@ -69,16 +69,12 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const log = logger.child({ runId, tenant, jobId: job.id });
     const cap = deps.slots ? await deps.slots.limit(tenant) : undefined;
     const slots = cap && Number.isFinite(cap.limit) ? deps.slots : undefined;
-    if (slots && cap) {
-      // A run that will not be picked up must not take (or wait for) a slot.
-      const run = await store.get(runId);
-      if (!run) return { skipped: 'run no longer exists' };
-      if (run.gen !== gen) return { skipped: 'stale job of an older enqueue' };
-      if (isTerminal(run.status)) {
-        await finalizer.finalize(runId);
-        return { skipped: `run is ${run.status}` };
-      }
-      if (!(await slots.slots.acquire(tenant, runId, cap.limit))) {
+    // One script takes the run (and its tenant's slot, when capped) and hands it back as it now
+    // is: no read before it. Whatever it refuses takes no slot and is skipped; a run found
+    // terminal but not ended is finalized (a worker died between its finish and its end).
+    const picked = await store.pickup(runId, gen, slots && cap ? { limit: cap.limit, leaseMs: slots.slots.leaseMs } : undefined);
+    if (!picked.ok) {
+      if (picked.reason === 'no_slot' && slots && cap) {
         // Not picked up, so not an attempt: the run stays queued and its job waits, delayed,
         // without holding this worker's slot: other tenants' runs take it meanwhile.
         if (await slots.slots.noteWaiting(runId)) {
@@ -89,19 +85,18 @@ export function createRunProcessor(deps: RunProcessorDeps) {
         await job.moveToDelayed(now() + heldBackDelayMs(slots.retryMs ?? 1000, waiting, cap.limit, Math.random()), token);
         throw new DelayedError();
       }
-    }
-    const release = () => slots?.slots.release(tenant, runId).catch(() => undefined);
-    // One script takes the run and hands it back as it now is: no read before it. Whatever it
-    // refuses is skipped; a run found terminal but not ended is finalized (a worker died
-    // between its finish and its end).
-    const picked = await store.pickup(runId, gen);
-    if (!picked.ok) {
-      await release();
       if (picked.reason === 'missing') return { skipped: 'run no longer exists' };
       if (picked.reason === 'stale') return { skipped: 'stale job of an older enqueue' };
       if (picked.current && isTerminal(picked.current)) await finalizer.finalize(runId);
       return { skipped: `run is ${picked.current ?? 'gone'}` };
     }
+    // The slot goes back with the run's finish when it succeeds, otherwise on its own.
+    let slotHeld = slots !== undefined;
+    const release = () => {
+      if (!slotHeld) return undefined;
+      slotHeld = false;
+      return slots?.slots.release(tenant, runId).catch(() => undefined);
+    };
 
     const fresh: StoredRun = picked.run;
     if (picked.previous === 'queued' && fresh.queued_at) metrics.queueWait.observe(Math.max(0, now() - Date.parse(fresh.queued_at)) / 1000);
@@ -157,16 +152,19 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       clearTimeout(deadline);
       clearInterval(poll);
       await flushing;
-      await release();
       active.delete(runId);
       metrics.activeRuns.dec();
     }
 
     const maxAttempts = job.opts.attempts ?? 1;
     const decision = decideAttempt(end, { attemptsMade: job.attemptsMade, maxAttempts });
+    if (decision.kind !== 'succeed') await release();
     switch (decision.kind) {
       case 'succeed': {
-        const done = await store.succeed(runId, gen, decision.result, lastStep);
+        const done = await store.succeed(runId, gen, decision.result, lastStep, { releaseSlot: slotHeld });
+        // The script gives the slot back unless the run hash was gone.
+        if (done.ok || done.reason !== 'missing') slotHeld = false;
+        await release();
         timer({ outcome: 'succeeded' });
         await finalizer.finalize(runId, done.ok ? done : undefined);
         log.info({ status: done.ok ? 'succeeded' : done.current }, 'run finished');

@@ -55,6 +55,29 @@ describe('run store on real Redis', () => {
     expect(await store.checkpoint(run.doc.id, 'a', { status: 'running', attempts: 1 }, { expectGen: 1 })).toBe('ok');
   });
 
+  it("pickup takes the tenant's slot in the same step: without a free one nothing changes, and succeed gives it back", async () => {
+    const slotsKey = `${t.prefix}tenant:slotted:slots`;
+    const slot = { limit: 1, leaseMs: 30_000 };
+    const [a, b] = [await create('slotted'), await create('slotted')];
+    await store.start(a.doc.id);
+    await store.start(b.doc.id);
+    // A stale job takes no slot.
+    expect(await store.pickup(a.doc.id, 0, slot)).toMatchObject({ ok: false, reason: 'stale' });
+    expect(await t.redis.zcard(slotsKey)).toBe(0);
+    expect(await store.pickup(a.doc.id, 1, slot)).toMatchObject({ ok: true });
+    expect(await store.pickup(b.doc.id, 1, slot)).toEqual({ ok: false, reason: 'no_slot', current: 'queued' });
+    const held = await store.get(b.doc.id);
+    expect(held).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await t.redis.zrange(slotsKey, 0, -1)).toEqual([a.doc.id]);
+    // Another tenant's slots are its own.
+    const other = await create('other');
+    await store.start(other.doc.id);
+    expect(await store.pickup(other.doc.id, 1, slot)).toMatchObject({ ok: true });
+    expect(await store.succeed(a.doc.id, 1, null, undefined, { releaseSlot: true })).toMatchObject({ ok: true });
+    expect(await t.redis.zcard(slotsKey)).toBe(0);
+    expect(await store.pickup(b.doc.id, 1, slot)).toMatchObject({ ok: true, attempts: 1 });
+  });
+
   it('emits end once per terminal episode and only for a terminal run', async () => {
     const run = await create();
     expect(await store.end(run.doc.id)).toBe(false);

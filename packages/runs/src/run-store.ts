@@ -42,7 +42,7 @@ export interface QueueLimits {
   retryAfterS?: number;
 }
 
-export type Refusal = { ok: false; reason: 'missing' | 'invalid' | 'stale'; current?: RunStatus };
+export type Refusal = { ok: false; reason: 'missing' | 'invalid' | 'stale' | 'no_slot'; current?: RunStatus };
 export type Outcome<T = object> = ({ ok: true; /** When it happened (ISO). */ at: string } & T) | Refusal;
 
 /** What stays of a run once Redis forgot it: enough to find and list it in its archive. */
@@ -113,14 +113,28 @@ export interface RunStore {
 
   /** created -> queued. Throws invalid_state, not_found or queue_full. */
   start(runId: string, limits?: QueueLimits): Promise<{ gen: number; at: string }>;
-  /** Starts an attempt; hands back the run as it now is (the caller need not read it). */
-  pickup(runId: string, gen: number): Promise<Outcome<{ previous: RunStatus; attempts: number; run: StoredRun }>>;
+  /**
+   * Starts an attempt; hands back the run as it now is (the caller need not read it). With
+   * `slot`, the run's slot among its tenant's (at most `limit`, leases of `leaseMs`) is taken
+   * in the same step; without a free one nothing changes and the reason is `no_slot`.
+   */
+  pickup(
+    runId: string,
+    gen: number,
+    slot?: { limit: number; leaseMs: number },
+  ): Promise<Outcome<{ previous: RunStatus; attempts: number; run: StoredRun }>>;
   /**
    * Ends an attempt well; hands back the run as it now is and how many of its events are not
    * archived yet, for the finalizer. `last`: the plan's last step's checkpoint, written first
    * in the same script (kept even when the finish is refused, unless the generation moved on).
    */
-  succeed(runId: string, gen: number, result: unknown, last?: StepCheckpoint): Promise<Outcome<{ run: StoredRun; unarchived: number }>>;
+  succeed(
+    runId: string,
+    gen: number,
+    result: unknown,
+    last?: StepCheckpoint,
+    opts?: { releaseSlot?: boolean },
+  ): Promise<Outcome<{ run: StoredRun; unarchived: number }>>;
   fail(runId: string, gen: number, error: ErrorData): Promise<Outcome>;
   /** `gen` undefined: whatever the generation (a job BullMQ failed on its own). */
   deadLetter(runId: string, error: ErrorData, gen?: number): Promise<Outcome>;
@@ -240,7 +254,7 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
 
   const refusal = (reply: Reply): Refusal => {
     const [code, current] = reply;
-    const reason = code === RUN_CODES.missing ? 'missing' : code === RUN_CODES.stale ? 'stale' : 'invalid';
+    const reason = code === RUN_CODES.missing ? 'missing' : code === RUN_CODES.stale ? 'stale' : code === RUN_CODES.noSlot ? 'no_slot' : 'invalid';
     return { ok: false, reason, ...(current ? { current: current as RunStatus } : {}) };
   };
 
@@ -346,17 +360,17 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       throw new InvalidStateError(`run ${runId} is ${reply[1]}; cannot start it`);
     },
 
-    async pickup(runId, g) {
-      const { reply, at } = await call('ayRunPickup', runId, g);
+    async pickup(runId, g, slot) {
+      const { reply, at } = await call('ayRunPickup', runId, g, ...(slot ? [slot.limit, slot.leaseMs] : []));
       if (reply[0] !== RUN_CODES.ok) return refusal(reply);
       const run = snapshotAt(reply, 3);
       if (!run) return { ok: false, reason: 'missing' };
       return { ok: true, at, previous: reply[1] as RunStatus, attempts: Number(reply[2]), run };
     },
 
-    async succeed(runId, g, result, last) {
-      const step = last ? [last.stepId, JSON.stringify(last.state), JSON.stringify(last.event)] : [];
-      const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '', ...step);
+    async succeed(runId, g, result, last, o = {}) {
+      const step = last ? [last.stepId, JSON.stringify(last.state), JSON.stringify(last.event)] : ['', '', ''];
+      const { reply, at } = await call('ayRunFinish', runId, g, 'succeed', json(result ?? null), '', ...step, o.releaseSlot ? '1' : '');
       if (reply[0] !== RUN_CODES.ok) return refusal(reply);
       const run = snapshotAt(reply, 2);
       return run ? { ok: true, at, run, unarchived: Number(reply[5]) } : { ok: false, reason: 'missing' };

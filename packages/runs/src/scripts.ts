@@ -1,4 +1,5 @@
 import { APPEND_EVENT_LUA } from '@agentyard/events';
+import { LEASE_LUA, LEASE_SET_TTL_LEASES } from './tenant-slots';
 
 /**
  * The run engine's atomic operations, one Lua script each. Every script changes run state,
@@ -35,6 +36,8 @@ export const RUN_CODES = {
   decided: 'decided',
   /** Nothing to do (end already emitted, expiry not due, ...). */
   noop: 'noop',
+  /** pickup: the run's tenant has no free slot (max_concurrent_runs, max_fleet_share). */
+  noSlot: 'no_slot',
 } as const;
 export type RunCode = (typeof RUN_CODES)[keyof typeof RUN_CODES];
 
@@ -44,6 +47,7 @@ const codesLua = `local C = {${Object.entries(RUN_CODES)
 
 /** Shared prelude: named keys and arguments, and the helpers that own status and indexes. */
 const PRELUDE = `${APPEND_EVENT_LUA}
+${LEASE_LUA}
 ${codesLua}
 local RUN, STEPS, STREAM, SEQ, APPROVALS, TRANSCRIPT, ARCHIVE, SLOTWAIT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local PREFIX, RUN_ID, TS, NOW, CHANNEL, CAP = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -192,14 +196,22 @@ return {C.ok, run, steps, approvals}
 /**
  * pickup: a worker starts executing the run (first time, after backoff, or taking over from
  * a worker that died: hence 'running' is allowed). Counts an attempt and clears the last error.
+ * With a slot limit it first takes the run's slot among its tenant's (a lease, see
+ * tenant-slots.ts), so a refused run takes none and a run without a free slot is not picked up.
  * Hands back the run as it now is, so the worker needs no read of its own.
- * ARGV  7 generation of the job
+ * ARGV  7 generation of the job, 8 the tenant's slot limit ('' = none), 9 slot lease ms
  * Returns {ok, previous, attempts, run hash, steps hash, approvals hash} | {missing} |
- * {invalid, status} | {stale, status}.
+ * {invalid, status} | {stale, status} | {no_slot, status} (nothing written).
  */
 export const PICKUP_LUA = script(`
 local status, refused = guard('queued failed running', ARGV[7])
 if refused then return refused end
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  local lease = tonumber(ARGV[9])
+  if ay_lease(tenant_key(run_tenant(), 'slots'), RUN_ID, ARGV[8], NOW, tonumber(NOW) + lease, lease * ${LEASE_SET_TTL_LEASES}) == 0 then
+    return {C.noSlot, status}
+  end
+end
 local attempts = redis.call('HINCRBY', RUN, 'attempts', 1)
 redis.call('HDEL', RUN, 'error')
 go(status, 'running', '{}')
@@ -210,7 +222,8 @@ return {C.ok, status, tostring(attempts), run, steps, approvals}
 /**
  * finish: the worker's outcome of one attempt.
  * ARGV  7 generation, 8 outcome: succeed | fail | dead_letter, 9 result JSON or '',
- *       10 error JSON or '', 11 step id ('' = none), 12 its state JSON, 13 its event JSON
+ *       10 error JSON or '', 11 step id ('' = none), 12 its state JSON, 13 its event JSON,
+ *       14 '1': give the run's slot back first, whatever the outcome (the attempt is over)
  * With a step, its checkpoint comes first, as `checkpoint` would write it (refused only for
  * an older generation; kept when the status refuses the finish, as when the run was
  * cancelled meanwhile): the last step of a plan and the run's success are one round trip.
@@ -221,6 +234,10 @@ return {C.ok, status, tostring(attempts), run, steps, approvals}
  */
 export const FINISH_LUA = script(`
 local outcome = ARGV[8]
+if ARGV[14] == '1' then
+  local tenant = run_tenant()
+  if tenant then redis.call('ZREM', tenant_key(tenant, 'slots'), RUN_ID) end
+end
 local to, from = 'succeeded', 'running'
 if outcome == 'fail' then to = 'failed' elseif outcome == 'dead_letter' then to, from = 'dead_lettered', 'queued running failed' end
 if ARGV[11] ~= nil and ARGV[11] ~= '' then

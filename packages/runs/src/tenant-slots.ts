@@ -8,20 +8,31 @@ import { runKeys } from './keys';
  * holders renew well within it, so a crashed worker's or API's leases free themselves instead
  * of leaking counts. BullMQ's per-group concurrency is a BullMQ Pro feature, hence this.
  *
- * ARGV 1 holder id, 2 limit, 3 now (ms), 4 expiry of the lease (ms), 5 PEXPIRE of the set (ms).
- * Returns 1 when the holder has a lease (taken now, or renewed), 0 when the tenant is at its limit.
+ * LEASE_LUA defines ay_lease(set, holder, limit, now, until, set ttl): 1 when the holder has a
+ * lease (taken now, or renewed), 0 when the set is at its limit. The run engine's pickup script
+ * takes a run's slot with it, in the same step as the pickup.
  */
-const ACQUIRE_LUA = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+export const LEASE_LUA = `
+local function ay_lease(set, holder, limit, now, expiry, set_ttl)
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+  if redis.call('ZSCORE', set, holder) then
+    redis.call('ZADD', set, expiry, holder)
+    return 1
+  end
+  if redis.call('ZCARD', set) >= tonumber(limit) then return 0 end
+  redis.call('ZADD', set, expiry, holder)
+  redis.call('PEXPIRE', set, set_ttl)
   return 1
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1
 `;
+
+/** ARGV 1 holder id, 2 limit, 3 now (ms), 4 expiry of the lease (ms), 5 PEXPIRE of the set (ms). */
+const ACQUIRE_LUA = `${LEASE_LUA}
+return ay_lease(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+`;
+
+/** A lease's set lives this many lease lengths after the last lease was taken or renewed. */
+export const LEASE_SET_TTL_LEASES = 4;
 
 export interface TenantLeases {
   acquire(tenant: string, holder: string, limit: number): Promise<boolean>;
@@ -55,7 +66,7 @@ function createTenantLeases(opts: LeaseOptions, key: (tenant: string) => string)
     leaseMs,
     async acquire(tenant, holder, limit) {
       const t = now();
-      return (await redis.ayAcquireLease(key(tenant), holder, limit, t, t + leaseMs, leaseMs * 4)) === 1;
+      return (await redis.ayAcquireLease(key(tenant), holder, limit, t, t + leaseMs, leaseMs * LEASE_SET_TTL_LEASES)) === 1;
     },
     async renew(tenant, ...holders) {
       if (holders.length === 0) return;
@@ -65,7 +76,7 @@ function createTenantLeases(opts: LeaseOptions, key: (tenant: string) => string)
       await opts.redis
         .multi()
         .zadd(key(tenant), 'XX', ...holders.flatMap((h) => [until, h]))
-        .pexpire(key(tenant), leaseMs * 4)
+        .pexpire(key(tenant), leaseMs * LEASE_SET_TTL_LEASES)
         .exec();
     },
     async release(tenant, holder) {
