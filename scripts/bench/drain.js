@@ -169,6 +169,36 @@ function top(delta, runs) {
   );
 }
 
+/**
+ * What the drain's disk alone charges for a short run's archive: the same 5 directories
+ * (workspace, .agent, runs, <run_id>, events) and 2 files (run.json, one segment, each a temp
+ * file renamed into place) created with plain synchronous fs calls, no Agentyard code. The
+ * kernel CPU per run it prints is a floor under the worker's on the same disk: on a disk where
+ * it is larger than a no-op BullMQ job's whole cost, no archive layout of this shape reaches the
+ * drain targets, and a tmpfs (--workspace-dir /dev/shm) shows the software's own figure.
+ */
+function archiveFloor(workspaceBase, runs = 1000) {
+  const fs = require('node:fs');
+  const base = fs.mkdtempSync(join(workspaceBase ?? tmpdir(), 'ay-bench-floor-'));
+  const body = 'x'.repeat(600);
+  try {
+    const u0 = process.cpuUsage();
+    for (let i = 0; i < runs; i++) {
+      const ws = join(base, `run${i}`);
+      const dir = join(ws, '.agent', 'runs', `run${i}`);
+      for (const d of [ws, join(ws, '.agent'), join(ws, '.agent', 'runs'), dir, join(dir, 'events')]) fs.mkdirSync(d);
+      for (const f of [join(dir, 'run.json'), join(dir, 'events', '000000000001.jsonl')]) {
+        fs.writeFileSync(`${f}.tmp`, body);
+        fs.renameSync(`${f}.tmp`, f);
+      }
+    }
+    const u = process.cpuUsage(u0);
+    return { workspace_dir: workspaceBase ?? tmpdir(), sys_ms_per_run: round(u.system / 1000 / runs, 3), user_ms_per_run: round(u.user / 1000 / runs, 3) };
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
 const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-module.exports = { drainAgentyard, drainBullmq };
+module.exports = { drainAgentyard, drainBullmq, archiveFloor };

@@ -32,7 +32,7 @@
 const { writeFileSync } = require('node:fs');
 const { startRedis, stopRedis, freePort } = require('./support');
 const { createApiStack } = require('./api-stack');
-const { drainAgentyard, drainBullmq } = require('./drain');
+const { drainAgentyard, drainBullmq, archiveFloor } = require('./drain');
 const { createStartFigures } = require('./http');
 const { latencyFigures } = require('./latency');
 const { fanoutFigures } = require('./fanout');
@@ -69,6 +69,7 @@ async function main() {
         const bullmq = await drainBullmq({ url, concurrency: c, runs });
         result.drain[`c${c}`] = { concurrency: c, runs, agentyard, bullmq };
       }
+      result.drain_archive_floor = archiveFloor(workspaceBase);
     }
     if (want('http')) {
       result.http = await createStartFigures({ url, connections: num('http-connections', 32), seconds: num('http-seconds', 5), freePort, cleanup: stack.cleanup });

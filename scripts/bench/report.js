@@ -20,6 +20,9 @@ function verdicts(res) {
     if (d.agentyard.worker_sys_ms_per_run !== undefined) row(`drain c=${d.concurrency} worker kernel (sys) CPU ms per run`, d.agentyard.worker_sys_ms_per_run);
     row(`drain c=${d.concurrency} Redis commands per run vs per job`, d.agentyard.redis_commands_per_run, d.bullmq.redis_commands_per_job);
   }
+  if (res.drain_archive_floor) {
+    row(`archive layout alone (5 dirs + 2 files, plain fs) kernel CPU ms per run on ${res.drain_archive_floor.workspace_dir}`, res.drain_archive_floor.sys_ms_per_run);
+  }
   if (res.http) {
     const { agentyard: a, bare: b } = res.http;
     const steal = `${a.steal_pct}/${b.steal_pct}`;
