@@ -58,7 +58,7 @@ export async function createWorkerRuntime(
 ): Promise<WorkerRuntime> {
   const policies = opts.policies ?? tenantPolicies({});
   // Workers wait out Redis outages instead of failing runs: maxRetriesPerRequest null.
-  const redis = createRedisConnection(config, { purpose: 'worker', maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const redis = createRedisConnection(config, { purpose: 'worker', maxRetriesPerRequest: null });
   const bullConnection = createRedisConnection(config, { purpose: 'worker-bullmq', maxRetriesPerRequest: null });
   for (const c of [redis, bullConnection]) c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   const registry = opts.registry ?? createRegistry();
