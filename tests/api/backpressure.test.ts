@@ -125,3 +125,29 @@ describe('backpressure: the deployment’s QUEUE_MAX_WAITING', () => {
     await stack.waitForStatus(created.body.run_id, ['succeeded'], 15_000, TOKENS.globex);
   });
 });
+
+describe('backpressure: a retry queues a run again, so it counts as a start does', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ label: 'bp-retry', tenants: { tenants: { acme: { max_queued_runs: 1 } } } });
+  });
+  afterAll(() => stack.stop());
+
+  it('refuses to retry a cancelled run while the tenant is at max_queued_runs, leaves it cancelled, and retries it once there is room', async () => {
+    const waiting = await createStarted(stack, 'waiting');
+    expect(waiting.body.status).toBe('queued');
+    const other = await stack.execute({ action: 'create', steps: steps('other') });
+    expect((await stack.execute({ action: 'cancel', run_id: other.body.run_id })).status).toBe(202);
+    await stack.waitForStatus(other.body.run_id, ['cancelled']);
+
+    expectQueueFull(await stack.execute({ action: 'retry', run_id: other.body.run_id }), 'max_queued_runs', '5');
+    expect((await stack.api('GET', `/agent/runs/${other.body.run_id}`)).body.status).toBe('cancelled');
+    expect(await queued(stack)).toBe(1);
+
+    await stack.startWorker();
+    await stack.waitForStatus(waiting.body.run_id, ['succeeded']);
+    const retried = await stack.execute({ action: 'retry', run_id: other.body.run_id });
+    expect([retried.status, retried.body.status]).toEqual([202, 'queued']);
+    await stack.waitForStatus(other.body.run_id, ['succeeded']);
+  });
+});

@@ -166,8 +166,10 @@ export function createRunCommands(deps: Deps) {
 
     async retry(by: Actor, runId: string): Promise<CommandResult> {
       const run = await liveRun(by.tenant, runId, 'retried');
+      // Queued again first (the script may refuse: the queue is full), then a failed run's
+      // job waiting out its backoff goes: of an older generation, it could only be skipped.
+      const next = requeued(run, await store.retry(run.doc.id, 'retry', by, limits(run.doc.tenant)), 'retry');
       if (run.status === 'failed') await queue.remove(run.doc.id, run.gen);
-      const next = requeued(run, await store.retry(run.doc.id, 'retry', by), 'retry');
       audit('retried', run, by);
       await addJob(next, next.gen);
       return { run: next, changed: true };
@@ -199,7 +201,7 @@ export function createRunCommands(deps: Deps) {
         if (!run) throw new NotFoundError("run", runId);
         throw new InvalidStateError(`run ${runId} is ${run.status}, not dead_lettered`);
       }
-      const next = requeued(run, await store.retry(run.doc.id, 'replay', by), 'replay');
+      const next = requeued(run, await store.retry(run.doc.id, 'replay', by, limits(run.doc.tenant)), 'replay');
       audit('replayed', run, by);
       await addJob(next, next.gen);
       return { run: next, changed: true };

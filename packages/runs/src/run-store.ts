@@ -149,7 +149,8 @@ export interface RunStore {
   /** `by`, who asked, joins the status event (the audit trail); so for decide and retry. */
   cancel(runId: string, error: ErrorData, reason?: string, by?: Actor): Promise<Outcome<{ previous: RunStatus }>>;
   /** `replay` only takes dead letters (the operator's DLQ action). */
-  retry(runId: string, mode?: 'retry' | 'replay', by?: Actor): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
+  /** Queues a run again (see RETRY_LUA). Throws queue_full past `limits`, as start does. */
+  retry(runId: string, mode?: 'retry' | 'replay', by?: Actor, limits?: QueueLimits): Promise<Outcome<{ gen: number; previous: RunStatus }>>;
   checkpoint(
     runId: string,
     stepId: string,
@@ -422,8 +423,9 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return reply[0] === RUN_CODES.ok ? { ok: true, at, previous: reply[1] as RunStatus } : refusal(reply);
     },
 
-    async retry(runId, mode = 'retry', by) {
-      const { reply, at } = await call('ayRunRetry', runId, mode, actorJson(by));
+    async retry(runId, mode = 'retry', by, limits = NO_LIMITS) {
+      const { reply, at } = await call('ayRunRetry', runId, mode, actorJson(by), limits.maxWaiting, limits.maxTenantQueued);
+      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, limits, (await get(runId))?.doc.tenant);
       return reply[0] === RUN_CODES.ok ? { ok: true, at, gen: Number(reply[1]), previous: reply[2] as RunStatus } : refusal(reply);
     },
 

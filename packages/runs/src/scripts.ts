@@ -343,8 +343,9 @@ return {C.ok, status}
  * retry: runs again what failed, was dead-lettered or cancelled, from its checkpoints.
  * Generation + 1; the run's keys stop expiring and its listing entry goes (it is live again).
  * ARGV  7 mode: retry (failed, dead_lettered, cancelled) | replay (dead_lettered only),
- *       8 actor JSON ('' = none): the status event's `by`
- * Returns {ok, gen, previous} | {missing} | {invalid, status}.
+ *       8 actor JSON ('' = none): the status event's `by`, 9 queue limit, 10 tenant queue
+ *       limit (0 = unlimited): a run queued again counts against them as a started one does
+ * Returns {ok, gen, previous} | {missing} | {invalid, status} | {queue_full, which, limit}.
  */
 export const RETRY_LUA = script(`
 local allowed = 'failed dead_lettered cancelled'
@@ -352,6 +353,8 @@ if ARGV[7] == 'replay' then allowed = 'dead_lettered' end
 local status, refused = guard(allowed)
 if refused then return refused end
 local tenant = run_tenant()
+local full = room(tenant, ARGV[9] or '0', ARGV[10] or '0')
+if full then return full end
 redis.call('HDEL', RUN, 'ended', 'archived', 'error', 'finished_at', 'result')
 for _, k in ipairs(run_keys()) do redis.call('PERSIST', k) end
 redis.call('ZREM', EXPIRING, tenant .. ' ' .. RUN_ID)
