@@ -77,8 +77,9 @@ describe('retention with archive-backed history', () => {
     await waitFor(async () => (await stack.deps.store.get(runId)) === undefined, { label: 'Redis to forget the run', timeoutMs: 15_000 });
     const left = await traces(runId);
     expect(left.named).toEqual([]);
-    // The bounded listing entry: a member of the tenant's run index and its listing field.
-    expect(left.holding).toEqual(['tenant:acme:listing', 'tenant:acme:runs']);
+    // The listing entry, bounded by max_listed_runs: a member of the tenant's run index, its
+    // listing field, and its place among the tenant's forgotten runs.
+    expect(left.holding).toEqual(['tenant:acme:expired', 'tenant:acme:listing', 'tenant:acme:runs']);
 
     const after = (await stack.api('GET', `/agent/runs/${runId}`)).body;
     expect(after).toEqual(before.run);
@@ -141,5 +142,58 @@ describe('retention with archive-backed history', () => {
     expect(events.at(-1)).toMatchObject({ type: 'end', status: 'succeeded' });
     // And the API serves the same from the archive.
     expect((await allLogs(runId)).events).toHaveLength(events.length);
+  });
+});
+
+describe('retention: a tenant’s listing keeps max_listed_runs forgotten runs', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      workers: 1,
+      label: 'listing-cap',
+      env: { RUN_RETENTION_S: '1', RECONCILE_S: '0.3' },
+      tenants: { tenants: { acme: { max_listed_runs: 1 } } },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  const holders = async (runId: string) => {
+    const r = stack.redis.redis;
+    const p = stack.redis.prefix;
+    return {
+      listing: await r.hexists(`${p}tenant:acme:listing`, runId),
+      runs: await r.zscore(`${p}tenant:acme:runs`, runId),
+      expired: await r.zscore(`${p}tenant:acme:expired`, runId),
+    };
+  };
+  const forgotten = (runId: string) =>
+    waitFor(async () => (await stack.deps.store.get(runId)) === undefined, { label: `Redis to forget ${runId}`, timeoutMs: 15_000 });
+  const runOne = async (message: string, workspaceId?: string) => {
+    const { body } = await stack.execute({ action: 'create', start: true, ...(workspaceId ? { workspace_id: workspaceId } : {}), steps: [{ tool: 'log', args: { message } }] });
+    await stack.waitForStatus(body.run_id, ['succeeded']);
+    await forgotten(body.run_id);
+    return body.run_id as string;
+  };
+
+  it('drops the oldest from Redis altogether; one in its own workspace is still found by id, one in a shared workspace is not', async () => {
+    const shared = await runOne('shared', 'team-ws');
+    const own = await runOne('own');
+    const newest = await runOne('newest');
+    await waitFor(async () => (await holders(own)).listing === 0, { label: 'the older runs to leave the listing' });
+    expect(await holders(shared)).toEqual({ listing: 0, runs: null, expired: null });
+    expect(await holders(own)).toEqual({ listing: 0, runs: null, expired: null });
+    expect((await holders(newest)).listing).toBe(1);
+
+    const listed = ((await stack.api('GET', '/agent/runs?limit=50')).body.runs as { id: string }[]).map((r) => r.id);
+    expect(listed).toContain(newest);
+    expect(listed).not.toContain(own);
+    expect(listed).not.toContain(shared);
+
+    const ownRun = await stack.api('GET', `/agent/runs/${own}`);
+    expect([ownRun.status, ownRun.body.id, ownRun.body.status]).toEqual([200, own, 'succeeded']);
+    const logs = (await stack.api('GET', `/agent/logs/${own}`)).body;
+    expect(logs.events.at(-1)).toMatchObject({ type: 'end', status: 'succeeded' });
+    expect((await stack.api('GET', `/agent/runs/${own}`, undefined, { token: TOKENS.globex })).status).toBe(404);
+    expect((await stack.api('GET', `/agent/runs/${shared}`)).status).toBe(404);
   });
 });

@@ -39,6 +39,7 @@ describe('tenant-scoped queue stats and workers', () => {
       max_sse_streams: 100,
       max_workspace_files: 100000,
       max_workspace_bytes: 10 * 1024 ** 3,
+      max_listed_runs: 100000,
     });
     expect(await stats(TOKENS.globex)).toMatchObject({ tenant: 'globex', waiting: 1, active: 0 });
 

@@ -67,6 +67,7 @@ function limitsView(p: TenantPolicy): Record<string, number | null> {
     max_sse_streams: n(p.max_sse_streams),
     max_workspace_files: n(p.max_workspace_files),
     max_workspace_bytes: n(p.max_workspace_bytes),
+    max_listed_runs: n(p.max_listed_runs),
   };
 }
 

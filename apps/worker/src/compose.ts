@@ -202,6 +202,7 @@ export async function createWorkerRuntime(
       metrics.reconciled.inc({ kind });
       opts.logger.warn({ runId, kind }, `reconciler: ${detail}`);
     },
+    maxListedRuns: (tenant) => policies.get(tenant).max_listed_runs,
     onExpired: (n) => {
       metrics.expired.inc(n);
       opts.logger.info({ expired: n }, 'runs past RUN_RETENTION_S expired from Redis; their archives answer for them');

@@ -26,6 +26,11 @@ const Policy = z.strictObject({
   max_workspace_files: z.int().min(1).optional(),
   /** Bytes the tenant's tools may keep in its workspaces (run archives not counted); beyond it 413. */
   max_workspace_bytes: z.int().min(1).optional(),
+  /**
+   * Runs past RUN_RETENTION_S the tenant's listing keeps in Redis (newest first); older ones
+   * leave the listing, and their archives stay in their workspaces.
+   */
+  max_listed_runs: z.int().min(1).optional(),
 });
 
 const TenantsFile = z.strictObject({
@@ -43,6 +48,7 @@ export interface TenantPolicy {
   max_sse_streams: number;
   max_workspace_files: number;
   max_workspace_bytes: number;
+  max_listed_runs: number;
 }
 
 export interface TenantPolicies {
@@ -63,6 +69,8 @@ export interface TenantPolicies {
  *   cannot hold hundreds of connections (each one a socket and a subscription in the API).
  * - max_workspace_files 100000 and max_workspace_bytes 10 GiB: far above what tools write in
  *   ordinary use, below what fills a disk (the fs driver) or a bill (S3).
+ * - max_listed_runs 100000: what Redis keeps of runs it has forgotten (a listing entry, about
+ *   0.4 KB each) is bounded, about 40 MB per tenant, instead of growing with every run ever.
  * max_queued_runs stays unlimited (QUEUE_MAX_WAITING bounds the whole queue) and daily_tokens
  * at a billion.
  */
@@ -76,6 +84,7 @@ export const DEFAULT_TENANT_POLICY: TenantPolicy = {
   max_sse_streams: 100,
   max_workspace_files: 100_000,
   max_workspace_bytes: 10 * 1024 ** 3,
+  max_listed_runs: 100_000,
 };
 
 export function tenantPolicies(raw: unknown = {}, source = 'TENANTS_FILE'): TenantPolicies {

@@ -40,6 +40,8 @@ export function runKeys(prefix: string) {
      * finished_at}, what the API needs to find a run in its archive once Redis forgot it.
      */
     listing: (tenant: string) => `${prefix}tenant:${tenant}:listing`,
+    /** The tenant's runs Redis has forgotten, scored by when: the listing's oldest leave first. */
+    tenantExpired: (tenant: string) => `${prefix}tenant:${tenant}:expired`,
     idempotency: (tenant: string, keyHash: string) => `${prefix}idem:${tenant}:${keyHash}`,
     /** Dead-lettered run ids, scored by when they died. */
     dlq: `${prefix}dlq`,

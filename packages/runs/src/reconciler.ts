@@ -63,6 +63,8 @@ export function createReconciler(opts: {
   lockMs: number;
   onRepair(kind: RepairKind, runId: string, detail: string): void;
   onExpired?(count: number): void;
+  /** The tenant's max_listed_runs: how many forgotten runs its listing keeps. @default no limit */
+  maxListedRuns?(tenant: string): number;
   /** Sessions past their expiry are closed (status expired) in the same pass, read or not. */
   sessions?: SessionStore;
   /** Called with each session the pass expired (its archive is rewritten). */
@@ -135,7 +137,7 @@ export function createReconciler(opts: {
 
   const expire = async (): Promise<number> => {
     let n = 0;
-    for (const { tenant, runId } of await store.dueForExpiry(500)) if (await store.expire(tenant, runId)) n += 1;
+    for (const { tenant, runId } of await store.dueForExpiry(500)) if (await store.expire(tenant, runId, opts.maxListedRuns?.(tenant))) n += 1;
     if (n > 0) opts.onExpired?.(n);
     if (opts.sessions) {
       for (const ref of await opts.sessions.due(500)) if ((await opts.sessions.expire(ref)) && opts.onSessionExpired) await opts.onSessionExpired(ref);

@@ -1,4 +1,4 @@
-import { NotFoundError, type Run, type RunEvent, type RunStatus } from '@agentyard/core';
+import { NotFoundError, RUN_ID_PATTERN, type Run, type RunEvent, type RunStatus } from '@agentyard/core';
 import type { EventLog, RunHistory } from '@agentyard/events';
 import { layeredHistory } from './layered-history';
 import { createArchiveReader, type ArchiveSource } from './run-archive';
@@ -41,9 +41,21 @@ export function createRunReader(opts: {
       if (run.doc.tenant !== tenant) throw new NotFoundError('run', runId);
       return { where: 'redis', run, workspace_id: run.doc.workspace_id, status: run.status };
     }
-    const listing = await store.listing(tenant, runId);
+    const listing = (await store.listing(tenant, runId)) ?? (await unlisted(tenant, runId));
     if (!listing) throw new NotFoundError('run', runId);
     return { where: 'archive', listing, workspace_id: listing.workspace_id, status: listing.status };
+  };
+
+  /**
+   * A run past its tenant's max_listed_runs has left the listing, which named its workspace.
+   * A run in a workspace of its own (the default: workspace id = run id) is still found by its
+   * id there; one in a shared workspace is not (docs/CONTRACT.md, "Retention").
+   */
+  const unlisted = async (tenant: string, runId: string): Promise<ListingEntry | undefined> => {
+    if (!RUN_ID_PATTERN.test(runId)) return undefined;
+    const record = (await archiveOf(tenant, { workspace_id: runId }).record(runId)) as Run | undefined;
+    if (!record || record.id !== runId || record.workspace_id !== runId) return undefined;
+    return { workspace_id: runId, status: record.status, created_at: record.created_at, ...(record.finished_at ? { finished_at: record.finished_at } : {}) };
   };
 
   /** The archived record as the contract shows a run: outputs truncated like a live view. */

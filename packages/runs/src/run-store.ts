@@ -168,7 +168,8 @@ export interface RunStore {
   /** The archive is complete: writes the listing entry and starts retention (0 = keep). */
   archived(runId: string, listing: ListingEntry, retentionMs: number): Promise<boolean>;
   /** Forgets a run whose retention is over; false when it is not due (or was retried). */
-  expire(tenant: string, runId: string): Promise<boolean>;
+  /** Forgets a run past its retention; `maxListed`: the tenant's max_listed_runs (0 = no limit). */
+  expire(tenant: string, runId: string, maxListed?: number): Promise<boolean>;
 
   /** The model conversation so far, oldest first. */
   transcript(runId: string): Promise<unknown[]>;
@@ -453,8 +454,9 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return (await call('ayRunArchived', runId, Math.max(0, Math.round(retentionMs)), JSON.stringify(listing))).reply[0] === RUN_CODES.ok;
     },
 
-    async expire(tenant, runId) {
-      return (await call('ayRunExpire', runId, tenant)).reply[0] === RUN_CODES.ok;
+    async expire(tenant, runId, maxListed = 0) {
+      const keep = Number.isFinite(maxListed) ? Math.max(0, Math.floor(maxListed)) : 0;
+      return (await call('ayRunExpire', runId, tenant, keep)).reply[0] === RUN_CODES.ok;
     },
 
     async transcript(runId) {

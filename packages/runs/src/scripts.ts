@@ -439,8 +439,11 @@ return {C.ok}
 /**
  * expire: Redis forgets a run whose retention is over. Deletes its keys, takes it out of
  * every index but the tenant's run index and listing (which keep it listable from its
- * archive), and drops its idempotency key.
- * ARGV  7 tenant (from the expiring index, as the run hash may be gone already)
+ * archive), and drops its idempotency key. The tenant's forgotten runs are counted: past
+ * ARGV 8 of them, the oldest leave the run index and the listing too, so what Redis keeps of
+ * forgotten runs is bounded (their archives stay in their workspaces).
+ * ARGV  7 tenant (from the expiring index, as the run hash may be gone already), 8 the most
+ *       forgotten runs the tenant's listing keeps (max_listed_runs; 0 = no limit)
  * Returns {ok} | {noop} (not due: retried since, or later).
  */
 export const EXPIRE_LUA = script(`
@@ -466,6 +469,19 @@ redis.call('ZREM', DLQ, RUN_ID)
 redis.call('ZREM', tenant_key(tenant, 'queued'), RUN_ID)
 redis.call('ZREM', tenant_key(tenant, 'running'), RUN_ID)
 redis.call('ZREM', tenant_key(tenant, 'dlq'), RUN_ID)
+local keep = tonumber(ARGV[8] or '0')
+local expired = tenant_key(tenant, 'expired')
+redis.call('ZADD', expired, NOW, RUN_ID)
+if keep > 0 then
+  local over = redis.call('ZCARD', expired) - keep
+  if over > 0 then
+    local oldest = redis.call('ZPOPMIN', expired, over)
+    for i = 1, #oldest, 2 do
+      redis.call('ZREM', tenant_key(tenant, 'runs'), oldest[i])
+      redis.call('HDEL', tenant_key(tenant, 'listing'), oldest[i])
+    end
+  end
+end
 return {C.ok}
 `);
 
