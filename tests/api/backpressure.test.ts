@@ -142,6 +142,9 @@ describe('backpressure: a retry queues a run again, so it counts as a start does
 
     expectQueueFull(await stack.execute({ action: 'retry', run_id: other.body.run_id }), 'max_queued_runs', '5');
     expect((await stack.api('GET', `/agent/runs/${other.body.run_id}`)).body.status).toBe('cancelled');
+    // Counted by its code, what AgentyardQueueFullRefusals watches.
+    const metrics = String((await stack.api('GET', '/metrics', undefined, { token: '' })).body);
+    expect(metrics).toMatch(/^agentyard_api_errors_total\{code="queue_full",status="429"\} 1$/m);
     expect(await queued(stack)).toBe(1);
 
     await stack.startWorker();

@@ -41,6 +41,7 @@ describe('monitoring', () => {
         'AgentyardOldestWaitingRunTooOld',
         'AgentyardQueueBacklog',
         'AgentyardQueueBacklogCritical',
+        'AgentyardQueueFullRefusals',
         'AgentyardRunFailureRatioHigh',
         'AgentyardWorkerPoolSaturated',
       ].sort(),

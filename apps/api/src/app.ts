@@ -99,7 +99,7 @@ export function buildApp(deps: ApiDeps): Express {
   app.use(catalogRouter(deps));
   app.use(adminRouter(deps, commands));
   app.use(notFoundRoute);
-  app.use(createErrorHandler(deps.logger));
+  app.use(createErrorHandler(deps.logger, (code, status) => deps.metrics.apiErrors.inc({ code, status: String(status) })));
   return app;
 }
 

@@ -90,6 +90,13 @@ export function createApiMetrics(registry: Registry) {
       registers: [registry],
     }),
     invocations: invocationsTotal(registry),
+    // The error envelope's code is one of a fixed set (AgentyardError codes): bounded labels.
+    apiErrors: new Counter({
+      name: 'agentyard_api_errors_total',
+      help: 'Error answers by error.code (queue_full, rate_limited, cap_reached, validation_failed, ...) and status',
+      labelNames: ['code', 'status'] as const,
+      registers: [registry],
+    }),
     invocationDenials: new Counter({
       name: 'agentyard_invocation_denials_total',
       help: `Invocations refused before they ran, by tool and reason (${INVOCATION_DENIAL_REASONS.join(', ')})`,

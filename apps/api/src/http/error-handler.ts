@@ -68,11 +68,13 @@ function isDependencyDown(err: unknown): boolean {
   );
 }
 
-export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+/** `onError`: every error answer's code and status, for agentyard_api_errors_total. */
+export function createErrorHandler(logger: Logger, onError?: (code: string, status: number) => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AgentyardError;
     if (err instanceof AgentyardError) e = err;
     else e = fromBodyParser(err, req.get('content-encoding')) ?? fromBadPath(err) ?? (isDependencyDown(err) ? new UnavailableError('a dependency (Redis or storage) is unavailable', err) : undefined) ?? new AgentyardError('internal', 'internal error', { status: 500 });
+    onError?.(e.code, e.status);
     if (e.status >= 500) (req.log ?? logger).error({ err }, 'request failed');
     if (res.headersSent) {
       res.end();
