@@ -175,7 +175,7 @@ describe('retention: a tenant’s listing keeps max_listed_runs forgotten runs',
     return body.run_id as string;
   };
 
-  it('drops the oldest from Redis altogether; one in its own workspace is still found by id, one in a shared workspace is not', async () => {
+  it('drops the oldest from Redis altogether, and each is still found by id from its archive, in its own workspace or a shared one', async () => {
     const shared = await runOne('shared', 'team-ws');
     const own = await runOne('own');
     const newest = await runOne('newest');
@@ -194,6 +194,9 @@ describe('retention: a tenant’s listing keeps max_listed_runs forgotten runs',
     const logs = (await stack.api('GET', `/agent/logs/${own}`)).body;
     expect(logs.events.at(-1)).toMatchObject({ type: 'end', status: 'succeeded' });
     expect((await stack.api('GET', `/agent/runs/${own}`, undefined, { token: TOKENS.globex })).status).toBe(404);
-    expect((await stack.api('GET', `/agent/runs/${shared}`)).status).toBe(404);
+    // One in a shared workspace through the pointer its archive left at the tenant's root.
+    const sharedRun = await stack.api('GET', `/agent/runs/${shared}`);
+    expect([sharedRun.status, sharedRun.body.id, sharedRun.body.workspace_id]).toEqual([200, shared, 'team-ws']);
+    expect((await stack.api('GET', `/agent/runs/${shared}`, undefined, { token: TOKENS.globex })).status).toBe(404);
   });
 });

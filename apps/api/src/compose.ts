@@ -54,6 +54,7 @@ export async function createApiDeps(
     eventsMaxLen: config.EVENTS_MAX_LEN,
     retentionS: config.RUN_RETENTION_S ?? 7 * 24 * 3600,
     archiveTarget: (run) => scopeWorkspace(opts.workspace, workspaceRoot(run.doc.tenant, run.doc.workspace_id)),
+    pointerTarget: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
     onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
     onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
   });
@@ -85,6 +86,7 @@ export async function createApiDeps(
     store,
     events,
     archiveSource: (tenant, workspaceId) => scopeWorkspace(opts.workspace, workspaceRoot(tenant, workspaceId)),
+    pointerSource: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
   });
   return {
     redis,

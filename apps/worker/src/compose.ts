@@ -79,6 +79,7 @@ export async function createWorkerRuntime(
     eventsMaxLen: config.EVENTS_MAX_LEN,
     retentionS: config.RUN_RETENTION_S ?? 7 * 24 * 3600,
     archiveTarget: workspaceFor,
+    pointerTarget: (tenant) => scopeWorkspace(opts.workspace, tenantRoot(tenant)),
     onEnded: (run) => metrics.runsFinished.inc({ status: run.status }),
     onArchiveError: (runId, err) => opts.logger.warn({ runId, err }, 'could not archive run into its workspace'),
   });

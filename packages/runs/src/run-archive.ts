@@ -20,6 +20,12 @@ import { toFullRunView, type StoredRun } from './run-codec';
  */
 export const archiveDir = (runId: string) => `.agent/runs/${runId}`;
 export const archiveRecordPath = (runId: string) => `${archiveDir(runId)}/run.json`;
+/**
+ * At the tenant's root (outside every workspace), for a run that shares a workspace: names the
+ * workspace holding its archive, so its id alone finds it once the listing let go of it
+ * (max_listed_runs). A run in a workspace of its own needs none: its id is its workspace's.
+ */
+export const runPointerPath = (runId: string) => `.agent/runs/${runId}.json`;
 const segmentPath = (runId: string, firstSeq: number) => `${archiveDir(runId)}/events/${String(firstSeq).padStart(12, '0')}.jsonl`;
 
 /** The slice of a workspace the archive writes to. */

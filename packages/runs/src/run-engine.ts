@@ -24,6 +24,8 @@ export function createRunEngine(opts: {
   /** RUN_RETENTION_S. */
   retentionS: number;
   archiveTarget(run: StoredRun): ArchiveTarget;
+  /** The tenant's root, where pointers to runs in shared workspaces go. */
+  pointerTarget?(tenant: string): ArchiveTarget;
   onArchiveError?(runId: string, err: unknown): void;
   onEnded?(run: StoredRun): void;
   now?: () => number;
@@ -37,6 +39,7 @@ export function createRunEngine(opts: {
     store,
     archive,
     archiveTarget: opts.archiveTarget,
+    ...(opts.pointerTarget ? { pointerTarget: opts.pointerTarget } : {}),
     retentionMs: opts.retentionS * 1000,
     ...(opts.onArchiveError ? { onArchiveError: opts.onArchiveError } : {}),
     ...(opts.onEnded ? { onEnded: opts.onEnded } : {}),

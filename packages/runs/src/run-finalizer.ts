@@ -1,5 +1,5 @@
 import { isTerminal, type StepState } from '@agentyard/core';
-import type { ArchiveTarget, EventArchive } from './run-archive';
+import { runPointerPath, type ArchiveTarget, type EventArchive } from './run-archive';
 import type { StoredRun } from './run-codec';
 import type { EndTail, RunStore } from './run-store';
 
@@ -26,6 +26,8 @@ export function createRunFinalizer(opts: {
   store: RunStore;
   archive: EventArchive;
   archiveTarget(run: StoredRun): ArchiveTarget;
+  /** The tenant's root, for the pointer of a run in a shared workspace (runPointerPath). */
+  pointerTarget?(tenant: string): ArchiveTarget;
   /** How long Redis keeps an ended run once its archive is complete; 0 keeps it. */
   retentionMs: number;
   onArchiveError?(runId: string, err: unknown): void;
@@ -53,10 +55,18 @@ export function createRunFinalizer(opts: {
     }
   };
 
+  /** run.json, and for a run in a shared workspace the pointer that finds it by id. */
+  const writeRecord = async (run: StoredRun, target: ArchiveTarget) => {
+    await archive.writeRecord(run, target);
+    if (opts.pointerTarget && run.doc.workspace_id !== run.doc.id) {
+      await opts.pointerTarget(run.doc.tenant).write(runPointerPath(run.doc.id), JSON.stringify({ workspace_id: run.doc.workspace_id }), { contentType: 'application/json' });
+    }
+  };
+
   /** The last part of the archive: every event up to `end`, then retention starts. */
   const complete = async (run: StoredRun, o: { record: boolean; tail?: EndTail }) => {
     const target = opts.archiveTarget(run);
-    if (o.record) await archive.writeRecord(run, target);
+    if (o.record) await writeRecord(run, target);
     if (o.tail) await archive.finish(run.doc.id, target, o.tail);
     else await archive.flush(run.doc.id, target, { final: true });
     await store.archived(
@@ -103,7 +113,7 @@ export function createRunFinalizer(opts: {
       let archived = true;
       try {
         const target = opts.archiveTarget(settled);
-        await archive.writeRecord(settled, target);
+        await writeRecord(settled, target);
         // Only complete segments go before `end`; none is waiting when fewer events are.
         if (!known || settled !== run || known.unarchived >= archive.segment) await archive.flush(runId, target);
       } catch (err) {

@@ -1,7 +1,7 @@
 import { NotFoundError, RUN_ID_PATTERN, type Run, type RunEvent, type RunStatus } from '@agentyard/core';
 import type { EventLog, RunHistory } from '@agentyard/events';
 import { layeredHistory } from './layered-history';
-import { createArchiveReader, type ArchiveSource } from './run-archive';
+import { createArchiveReader, runPointerPath, type ArchiveSource } from './run-archive';
 import { toRunView, truncateOutput, type StoredRun } from './run-codec';
 import { toArchivedListView, toListView, type RunListView } from './run-list-view';
 import type { ListingEntry, RunStore } from './run-store';
@@ -21,6 +21,8 @@ export function createRunReader(opts: {
   events: EventLog;
   /** The workspace of a run, scoped to its tenant. */
   archiveSource(tenant: string, workspaceId: string): ArchiveSource;
+  /** The tenant's root, where a run in a shared workspace leaves a pointer (runPointerPath). */
+  pointerSource?(tenant: string): Pick<ArchiveSource, 'read'>;
 }) {
   const { store, events } = opts;
   const archiveOf = (tenant: string, listing: { workspace_id: string }) => createArchiveReader(opts.archiveSource(tenant, listing.workspace_id));
@@ -49,13 +51,24 @@ export function createRunReader(opts: {
   /**
    * A run past its tenant's max_listed_runs has left the listing, which named its workspace.
    * A run in a workspace of its own (the default: workspace id = run id) is still found by its
-   * id there; one in a shared workspace is not (docs/CONTRACT.md, "Retention").
+   * id there; one in a shared workspace through the pointer its archive left at the tenant's root.
    */
   const unlisted = async (tenant: string, runId: string): Promise<ListingEntry | undefined> => {
     if (!RUN_ID_PATTERN.test(runId)) return undefined;
-    const record = (await archiveOf(tenant, { workspace_id: runId }).record(runId)) as Run | undefined;
-    if (!record || record.id !== runId || record.workspace_id !== runId) return undefined;
-    return { workspace_id: runId, status: record.status, created_at: record.created_at, ...(record.finished_at ? { finished_at: record.finished_at } : {}) };
+    const workspaceId = (await pointedWorkspace(tenant, runId)) ?? runId;
+    const record = (await archiveOf(tenant, { workspace_id: workspaceId }).record(runId)) as Run | undefined;
+    if (!record || record.id !== runId || record.workspace_id !== workspaceId) return undefined;
+    return { workspace_id: workspaceId, status: record.status, created_at: record.created_at, ...(record.finished_at ? { finished_at: record.finished_at } : {}) };
+  };
+  const pointedWorkspace = async (tenant: string, runId: string): Promise<string | undefined> => {
+    if (!opts.pointerSource) return undefined;
+    try {
+      const at = JSON.parse((await opts.pointerSource(tenant).read(runPointerPath(runId))).toString('utf8')) as { workspace_id?: unknown };
+      return typeof at.workspace_id === 'string' ? at.workspace_id : undefined;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'not_found') return undefined;
+      throw err;
+    }
   };
 
   /** The archived record as the contract shows a run: outputs truncated like a live view. */
