@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
-import pinoHttp from 'pino-http';
 import type { ApiDeps } from './deps';
-import { createAuth, CREDENTIAL_QUERY_KEYS, rawQueryKeys } from './http/auth';
+import { createAuth } from './http/auth';
+import { accessLog } from './http/access-log';
 import { createAuthenticator, type Scope } from './http/authenticator';
 import { createStreamAuth, createStreamTickets } from './http/stream-ticket';
 import { streamTokenRouter } from './routes/stream-token';
@@ -15,15 +15,7 @@ import { healthRouter } from './routes/health';
 import { runsRouter } from './routes/runs';
 import { sessionsRouter } from './routes/sessions';
 
-/** The URL with the value of every credential-carrying query key redacted, whatever its encoding. */
-export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const keys = rawQueryKeys(url);
-  const parts = url.slice(q + 1).split('&').filter(Boolean);
-  // rawQueryKeys names undecodable keys `?`: redacted too, since they may hide a credential key.
-  return `${url.slice(0, q)}?${parts.map((p, i) => (CREDENTIAL_QUERY_KEYS.has(keys[i]!) || keys[i] === '?' ? `${p.split('=')[0]}=[redacted]` : p)).join('&')}`;
-}
+export { redactUrl } from './http/access-log';
 
 /** The scope each /agent route needs: reads (and a stream ticket) `runs:read`, everything else `runs:write`. */
 const agentScope = (method: string, path: string): Scope =>
@@ -42,21 +34,7 @@ export function buildApp(deps: ApiDeps): Express {
   const tickets = deps.streamTickets ?? createStreamTickets({ redis: deps.redis, prefix: deps.keyPrefix ?? 'ay:', ttlS: 60 });
   const auth = createAuth(createAuthenticator({ apiKeys: deps.apiKeys, ...(deps.jwt ? { jwt: deps.jwt } : {}) }), deps.metrics.authRejections);
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-        }),
-        // The status is what an access log needs; response headers (helmet's, rate limits) are noise.
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(accessLog(deps.logger, { ignore: (url) => url === '/healthz' || url === '/metrics' }));
   app.use(httpMetrics(deps));
   app.use(edgeHeaders(deps.corsOrigins ?? []));
   app.use(healthRouter(deps));
