@@ -25,6 +25,10 @@ export const requestFields = (req: Request, url: string = req.originalUrl) => ({
  * through `redactUrl` (credentials in a query string never reach the log).
  */
 export function accessLog(logger: Logger, opts: { ignore: (url: string) => boolean }): RequestHandler {
+  // The line holds only the fields built below, none of them a path the logger redacts (the
+  // url is redacted here): pino's path redaction walked every line for nothing, ~2 % of the
+  // CPU under create+start. The logger's scrub of configured secret values still runs on it.
+  const lines = logger.child({}, { redact: { paths: [] } });
   let nextId = 0;
   return (req, res, next) => {
     nextId = (nextId + 1) & 0x7fffffff;
@@ -35,7 +39,7 @@ export function accessLog(logger: Logger, opts: { ignore: (url: string) => boole
     const done = () => {
       res.removeListener('finish', done);
       res.removeListener('close', done);
-      line(logger, req, res, url, Date.now() - started);
+      line(lines, req, res, url, Date.now() - started);
     };
     res.on('finish', done);
     res.on('close', done);
