@@ -43,23 +43,22 @@ export function buildApp(deps: ApiDeps): Express {
   // The SSE route takes its own auth (a query token is allowed there); every other
   // /agent route needs the Authorization header.
   // Every authenticated request then counts against its tenant's rate limit. An address that
-  // spent its failed-auth budget gets that 429 instead, whatever auth decided; its count was
-  // read while the credential was checked, and the tenant's is taken meanwhile (one round trip).
+  // spent its failed-auth budget gets that 429 instead, whatever auth decided. Once auth
+  // decided, one script counts the tenant and reads the address's failures (the tenant limit
+  // does both when it is on); a refused credential only has its address's failures read.
   const limited = (authenticate: RequestHandler): RequestHandler => {
     const limit = deps.rateLimit;
     const failures = deps.authFailureLimit;
     return (req, res, next) =>
       authenticate(req, res, (err?: unknown) => {
+        if (!err && limit) return limit(req, res, next);
         const verdict = failures?.verdict(res);
-        if (err || !limit) return verdict ? void verdict.then((blocked) => next(blocked ?? err)) : next(err);
-        if (!verdict) return limit(req, res, next);
-        let limitErr: unknown;
-        const limited = new Promise<void>((resolve) => limit(req, res, (e?: unknown) => ((limitErr = e), resolve())));
-        void Promise.all([verdict, limited]).then(([blocked]) => next(blocked ?? limitErr));
+        if (!verdict) return next(err);
+        void verdict.then((blocked) => next(blocked ?? err));
       });
   };
-  // Failed authentications are limited per address: the read of its count starts before any
-  // credential is checked, and `limited` waits for it.
+  // Failed authentications are limited per address: its key is found before any credential is
+  // checked, and its 401s counted as they end.
   if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit.middleware);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));

@@ -8,7 +8,7 @@ import { createRunEngine, createRunReader, createSessionArchive, createSessionSt
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
-import { createAuthFailureLimit, createRateLimit } from './http/rate-limit';
+import { createRequestLimits } from './http/rate-limit';
 import { createStreamTickets } from './http/stream-ticket';
 import { within } from '@agentyard/core';
 
@@ -182,9 +182,7 @@ const finiteOrZero = (n: number) => (Number.isFinite(n) ? n : 0);
 const CLOSE_MS = 2000;
 
 function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit' | 'authFailureLimit'> {
-  const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });
-  const failures = createAuthFailureLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.AUTH_FAILURES_PER_MIN ?? 0 });
-  return { ...(limiter ? { rateLimit: limiter } : {}), ...(failures ? { authFailureLimit: failures } : {}) };
+  return createRequestLimits({ redis, prefix: config.KEY_PREFIX, perTenantPerMinute: config.RATE_LIMIT_PER_MIN ?? 0, authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN ?? 0 });
 }
 
 /** The workspace the configuration asks for. */
