@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
-import pinoHttp from 'pino-http';
 import type { ApiDeps } from './deps';
-import { createAuth, CREDENTIAL_QUERY_KEYS, rawQueryKeys } from './http/auth';
+import { createAuth } from './http/auth';
+import { accessLog } from './http/access-log';
 import { createAuthenticator, type Scope } from './http/authenticator';
 import { createStreamAuth, createStreamTickets } from './http/stream-ticket';
 import { streamTokenRouter } from './routes/stream-token';
@@ -15,15 +15,7 @@ import { healthRouter } from './routes/health';
 import { runsRouter } from './routes/runs';
 import { sessionsRouter } from './routes/sessions';
 
-/** The URL with the value of every credential-carrying query key redacted, whatever its encoding. */
-export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const keys = rawQueryKeys(url);
-  const parts = url.slice(q + 1).split('&').filter(Boolean);
-  // rawQueryKeys names undecodable keys `?`: redacted too, since they may hide a credential key.
-  return `${url.slice(0, q)}?${parts.map((p, i) => (CREDENTIAL_QUERY_KEYS.has(keys[i]!) || keys[i] === '?' ? `${p.split('=')[0]}=[redacted]` : p)).join('&')}`;
-}
+export { redactUrl } from './http/access-log';
 
 /** The scope each /agent route needs: reads (and a stream ticket) `runs:read`, everything else `runs:write`. */
 const agentScope = (method: string, path: string): Scope =>
@@ -42,21 +34,7 @@ export function buildApp(deps: ApiDeps): Express {
   const tickets = deps.streamTickets ?? createStreamTickets({ redis: deps.redis, prefix: deps.keyPrefix ?? 'ay:', ttlS: 60 });
   const auth = createAuth(createAuthenticator({ apiKeys: deps.apiKeys, ...(deps.jwt ? { jwt: deps.jwt } : {}) }), deps.metrics.authRejections);
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-        }),
-        // The status is what an access log needs; response headers (helmet's, rate limits) are noise.
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(accessLog(deps.logger, { ignore: (url) => url === '/healthz' || url === '/metrics' }));
   app.use(httpMetrics(deps));
   app.use(edgeHeaders(deps.corsOrigins ?? []));
   app.use(healthRouter(deps));
@@ -65,23 +43,22 @@ export function buildApp(deps: ApiDeps): Express {
   // The SSE route takes its own auth (a query token is allowed there); every other
   // /agent route needs the Authorization header.
   // Every authenticated request then counts against its tenant's rate limit. An address that
-  // spent its failed-auth budget gets that 429 instead, whatever auth decided; its count was
-  // read while the credential was checked, and the tenant's is taken meanwhile (one round trip).
+  // spent its failed-auth budget gets that 429 instead, whatever auth decided. Once auth
+  // decided, one script counts the tenant and reads the address's failures (the tenant limit
+  // does both when it is on); a refused credential only has its address's failures read.
   const limited = (authenticate: RequestHandler): RequestHandler => {
     const limit = deps.rateLimit;
     const failures = deps.authFailureLimit;
     return (req, res, next) =>
       authenticate(req, res, (err?: unknown) => {
+        if (!err && limit) return limit(req, res, next);
         const verdict = failures?.verdict(res);
-        if (err || !limit) return verdict ? void verdict.then((blocked) => next(blocked ?? err)) : next(err);
-        if (!verdict) return limit(req, res, next);
-        let limitErr: unknown;
-        const limited = new Promise<void>((resolve) => limit(req, res, (e?: unknown) => ((limitErr = e), resolve())));
-        void Promise.all([verdict, limited]).then(([blocked]) => next(blocked ?? limitErr));
+        if (!verdict) return next(err);
+        void verdict.then((blocked) => next(blocked ?? err));
       });
   };
-  // Failed authentications are limited per address: the read of its count starts before any
-  // credential is checked, and `limited` waits for it.
+  // Failed authentications are limited per address: its key is found before any credential is
+  // checked, and its 401s counted as they end.
   if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit.middleware);
   const headerAuth = limited(auth(agentScope));
   app.use('/agent', (req, res, next) => (isSse(req.path) ? next() : headerAuth(req, res, next)));

@@ -8,7 +8,7 @@ import { createRunEngine, createRunReader, createSessionArchive, createSessionSt
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
-import { createAuthFailureLimit, createRateLimit } from './http/rate-limit';
+import { createRequestLimits } from './http/rate-limit';
 import { createStreamTickets } from './http/stream-ticket';
 import { within } from '@agentyard/core';
 
@@ -36,16 +36,18 @@ export async function createApiDeps(
   // Auto-pipelining: the commands concurrent requests issue in one tick leave in one write
   // (the socket writes of single commands were the largest cost of create+start in its profile).
   const commandOpts = { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true, enableAutoPipelining: true };
+  // BullMQ's queue shares the commands connection: a create's job add then leaves in the same
+  // write as other requests' scripts and rate-limit reads instead of a write (and a wake-up
+  // of Redis) of its own on a second socket.
   const redis = createRedisConnection(config, { purpose: 'api', ...commandOpts });
   const subscriber = createRedisConnection(config, { purpose: 'api-subscriber', lazyConnect: true });
-  const queueConnection = createRedisConnection(config, { purpose: 'api-queue', ...commandOpts });
-  await Promise.all([redis.connect(), subscriber.connect(), queueConnection.connect()]);
-  for (const c of [redis, subscriber, queueConnection]) {
+  await Promise.all([redis.connect(), subscriber.connect()]);
+  for (const c of [redis, subscriber]) {
     c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   }
   const registry = opts.registry ?? createRegistry();
-  const queue = createRunQueue({ connection: queueConnection, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS });
-  const invocations = createInvocationQueue({ connection: queueConnection, queueName: config.QUEUE_NAME });
+  const queue = createRunQueue({ connection: redis, name: config.QUEUE_NAME, backoffMs: config.RETRY_BACKOFF_MS });
+  const invocations = createInvocationQueue({ connection: redis, queueName: config.QUEUE_NAME });
   const fanout = createEventFanout({ subscriber, prefix: config.KEY_PREFIX });
   const metrics = createApiMetrics(registry);
   const { store, events, finalizer } = createRunEngine({
@@ -161,14 +163,14 @@ export async function createApiDeps(
       const steps: Array<[string, () => Promise<unknown>]> = [
         ['event subscriber', () => fanout.close()],
         ['queue', () => Promise.all([queue.close(), invocations.close()])],
-        ['redis connections', () => Promise.all([quitRedis(redis), quitRedis(queueConnection)])],
+        ['redis connection', () => quitRedis(redis)],
       ];
       const unclosed: string[] = [];
       // Only a step that never settled leaves something open: a QUIT refused because the
       // connection is already down ends the connection just the same.
       for (const [name, step] of steps) if ((await within(step(), left())) === 'timeout') unclosed.push(name);
       // Whatever QUIT did not end (Redis refused or silent) must not keep the process alive.
-      for (const c of [redis, subscriber, queueConnection]) c.disconnect();
+      for (const c of [redis, subscriber]) c.disconnect();
       if (unclosed.length) opts.logger.warn({ unclosed }, `could not close cleanly: ${unclosed.join(', ')} (Redis did not answer); dropped them`);
       return { unclosed };
     },
@@ -182,9 +184,7 @@ const finiteOrZero = (n: number) => (Number.isFinite(n) ? n : 0);
 const CLOSE_MS = 2000;
 
 function rateLimit(redis: Redis, config: ApiConfig): Pick<ApiDeps, 'rateLimit' | 'authFailureLimit'> {
-  const limiter = createRateLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.RATE_LIMIT_PER_MIN ?? 0 });
-  const failures = createAuthFailureLimit({ redis, prefix: config.KEY_PREFIX, perMinute: config.AUTH_FAILURES_PER_MIN ?? 0 });
-  return { ...(limiter ? { rateLimit: limiter } : {}), ...(failures ? { authFailureLimit: failures } : {}) };
+  return createRequestLimits({ redis, prefix: config.KEY_PREFIX, perTenantPerMinute: config.RATE_LIMIT_PER_MIN ?? 0, authFailuresPerMinute: config.AUTH_FAILURES_PER_MIN ?? 0 });
 }
 
 /** The workspace the configuration asks for. */

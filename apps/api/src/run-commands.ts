@@ -61,12 +61,15 @@ export function createRunCommands(deps: Deps) {
    * are not atomic: if this one fails, or the process dies first, the run stays queued
    * without a job, and the workers' reconciler adds it within RECONCILE_S.
    */
+  const jobNotAdded = (run: StoredRun, err: unknown): never => {
+    deps.logger.warn({ runId: run.doc.id, err: (err as Error).message }, 'job not added; the reconciler will add it');
+    throw new UnavailableError('the run is queued but its job could not be added yet; it starts within a few seconds once Redis answers', err);
+  };
   const addJob = async (run: StoredRun, gen: number): Promise<void> => {
     try {
       await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen, options: run.doc.options });
     } catch (err) {
-      deps.logger.warn({ runId: run.doc.id, err: (err as Error).message }, 'job not added; the reconciler will add it');
-      throw new UnavailableError('the run is queued but its job could not be added yet; it starts within a few seconds once Redis answers', err);
+      jobNotAdded(run, err);
     }
   };
 
@@ -123,7 +126,15 @@ export function createRunCommands(deps: Deps) {
       if (details.length > 0) throw new ValidationError(`${details[0]!.path}: ${details[0]!.message}`, details);
 
       const id = newRunId();
-      const { run, created } = await store.create(
+      const start = req.start === true;
+      // A keyless create+start adds its job without waiting for the create script: both
+      // commands go to Redis on the one connection the store and the queue share (compose.ts),
+      // the script first, so Redis runs it before the add, and ioredis sends both in one
+      // write: one round trip fewer per request. The script can still refuse (queue_full):
+      // the job, whose run then does not exist, is removed before the refusal is answered (a
+      // worker that took it meanwhile finds no run and skips it). With an Idempotency-Key the
+      // create may answer with an earlier run, so its job is added once the script said it is new.
+      const created = store.create(
         {
           id,
           tenant,
@@ -136,12 +147,28 @@ export function createRunCommands(deps: Deps) {
         {
           ...(idempotencyKey ? { idempotency: { key: idempotencyKey, fingerprint: fingerprint(req) } } : {}),
           // Created and queued in one script, within the queue limits; only the job is left to add.
-          start: req.start === true,
+          start,
           limits: limits(tenant),
         },
       );
-      if (!created) return { run, changed: false };
-      if (run.status === 'queued') await addJob(run, run.gen);
+      // store.create sent its script before returning (no await comes before it): the add follows it.
+      const job = start && !idempotencyKey ? settled(queue.enqueue({ id, tenant, gen: 1, options: req.options })) : undefined;
+      if (!job) {
+        const { run, created: isNew } = await created;
+        if (!isNew) return { run, changed: false };
+        if (run.status === 'queued') await addJob(run, run.gen);
+        return { run, changed: true };
+      }
+      let run: StoredRun;
+      try {
+        ({ run } = await created);
+      } catch (err) {
+        await job;
+        await queue.remove(id, 1);
+        throw err;
+      }
+      const jobErr = await job;
+      if (jobErr) jobNotAdded(run, jobErr);
       return { run, changed: true };
     },
 
@@ -210,6 +237,12 @@ export function createRunCommands(deps: Deps) {
 }
 
 export type RunCommands = ReturnType<typeof createRunCommands>;
+
+/** The promise's rejection as its value (undefined when it resolved), so it is never unhandled. */
+const settled = (p: Promise<unknown>): Promise<unknown> => p.then(
+  () => undefined,
+  (err: unknown) => err ?? new Error('rejected'),
+);
 
 /** Below this many tokens left today, a tenant's new model runs are refused with 429. */
 export const MIN_MODEL_TURN_TOKENS = 256;

@@ -47,6 +47,42 @@ describe('run store on real Redis', () => {
     expect((await store.oldestQueued())?.runId).toBe(run.doc.id);
   });
 
+  it('leaves the same run, indexes and events when it creates and starts in one script as create then start do', async () => {
+    // Everything Redis holds about one run of `tenant`, its own ids and timestamps masked.
+    const footprint = async (runId: string, tenant: string) => {
+      const mask = (s: string) => s.split(runId).join('<id>').replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<ts>');
+      const keys = (await t.redis.keys(`${t.prefix}*`)).filter((k) => k.includes(runId) || k.includes(`tenant:${tenant}:`));
+      const out: Record<string, unknown> = {};
+      for (const k of keys.sort()) {
+        const type = await t.redis.type(k);
+        const v =
+          type === 'hash' ? await t.redis.hgetall(k)
+          : type === 'zset' ? await t.redis.zrange(k, 0, -1)
+          : type === 'stream' ? ((await t.redis.xrange(k, '-', '+')) as [string, string[]][]).map(([, f]) => f)
+          : await t.redis.get(k);
+        out[mask(k)] = JSON.parse(mask(JSON.stringify(v)));
+      }
+      const indexes = await Promise.all(['queued', 'running', 'dlq'].map(async (i) => (await t.redis.zscore(`${t.prefix}${i}`, runId)) !== null));
+      return { out, indexes };
+    };
+    const doc = (tenant: string) => {
+      now += 1000;
+      const id = newRunId(now);
+      return { id, tenant, workspace_id: id, options, steps: [{ id: 'a', tool: 'log', args: { message: 'a' }, needs: [] }], created_at: new Date(now).toISOString() };
+    };
+    const twoSteps = doc('twostep');
+    await store.create(twoSteps);
+    await store.start(twoSteps.id);
+    const oneScript = doc('onescript');
+    const { run } = await store.create(oneScript, { start: true });
+    expect(run).toMatchObject({ status: 'queued', gen: 1 });
+    const a = await footprint(twoSteps.id, 'twostep');
+    const b = await footprint(oneScript.id, 'onescript');
+    expect(JSON.stringify(b).split('onescript').join('T')).toEqual(JSON.stringify(a).split('twostep').join('T'));
+    expect(b.indexes).toEqual([true, false, false]);
+    expect(await store.get(oneScript.id)).toEqual({ ...(await store.get(twoSteps.id))!, doc: oneScript, queued_at: expect.any(String) });
+  });
+
   it('refuses transitions and checkpoints from a stale generation', async () => {
     const run = await create();
     await store.start(run.doc.id);

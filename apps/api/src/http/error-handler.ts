@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AgentyardError, NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError } from '@agentyard/core';
 import type { Logger } from '@agentyard/observability';
+import { requestFields } from './access-log';
 
 /**
  * body-parser (and raw-body under it) reports its failures as http-errors with a `type`; each
@@ -75,7 +76,7 @@ export function createErrorHandler(logger: Logger, onError?: (code: string, stat
     if (err instanceof AgentyardError) e = err;
     else e = fromBodyParser(err, req.get('content-encoding')) ?? fromBadPath(err) ?? (isDependencyDown(err) ? new UnavailableError('a dependency (Redis or storage) is unavailable', err) : undefined) ?? new AgentyardError('internal', 'internal error', { status: 500 });
     onError?.(e.code, e.status);
-    if (e.status >= 500) (req.log ?? logger).error({ err }, 'request failed');
+    if (e.status >= 500) logger.error({ req: requestFields(req), err }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;

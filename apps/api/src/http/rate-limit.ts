@@ -1,102 +1,118 @@
-import type { Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import type { RequestHandler, Response } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type Redis from 'ioredis';
 import { RateLimitedError } from '@agentyard/core';
 import { authOf } from './auth';
 
 const WINDOW_MS = 60_000;
+const WINDOW_S = WINDOW_MS / 1000;
 
-interface LimitOptions {
+/**
+ * The limits' Redis scripts: fixed one-minute windows, counted exactly as rate-limit-redis
+ * counts them for express-rate-limit (the same keys, `<prefix>ratelimit:<tenant>` and
+ * `<prefix>authfail:<address>`, and the same arithmetic), so replicas of an older API share
+ * the counts during a rolling upgrade.
+ *
+ * ayLimitHit: KEYS 1 the tenant's counter, 2 (optional) the address's failed-auth counter;
+ *   ARGV 1 window ms. Counts the request against its tenant and reads the address's failures
+ *   in one call. Returns {hits, ms left, failures (nil = none), their ms left}.
+ * ayLimitRead: KEYS 1 a counter. Returns {hits (nil = none), ms left}.
+ * ayLimitCount: KEYS 1 a counter; ARGV 1 window ms. Counts one. Returns {hits, ms left}.
+ */
+const COUNT_LUA = `
+local function count(key, windowMs)
+  local ttl = redis.call('PTTL', key)
+  if ttl <= 0 then
+    redis.call('SET', key, 1, 'PX', windowMs)
+    return 1, windowMs
+  end
+  return redis.call('INCR', key), ttl
+end`;
+const SCRIPTS = {
+  ayLimitHit: {
+    keys: undefined,
+    lua: `${COUNT_LUA}
+local hits, ttl = count(KEYS[1], tonumber(ARGV[1]))
+if #KEYS < 2 then return {hits, ttl} end
+return {hits, ttl, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2])}`,
+  },
+  ayLimitRead: { keys: 1, lua: `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}` },
+  ayLimitCount: { keys: 1, lua: `${COUNT_LUA}\nreturn {count(KEYS[1], tonumber(ARGV[1]))}` },
+} as const;
+
+type Reply = [number | string | null, number, (string | null)?, number?];
+type Scripted = Redis & {
+  ayLimitHit(numberOfKeys: number, ...args: (string | number)[]): Promise<Reply>;
+  ayLimitRead(key: string): Promise<Reply>;
+  ayLimitCount(key: string, windowMs: number): Promise<Reply>;
+};
+
+function scripted(redis: Redis): Scripted {
+  if (!('ayLimitHit' in redis)) {
+    for (const [name, s] of Object.entries(SCRIPTS)) redis.defineCommand(name, { lua: s.lua, ...(s.keys ? { numberOfKeys: s.keys } : {}) });
+  }
+  return redis as Scripted;
+}
+
+export interface LimitOptions {
   redis: Redis;
   prefix: string;
-  perMinute: number;
-}
-
-/**
- * One express-rate-limit counted in Redis under `<prefix><name>:`, so every API replica shares
- * one budget; beyond it a 429 rate_limited with Retry-After. When Redis cannot count, the
- * request goes through: the route itself answers 503 if Redis is really gone.
- */
-function redisStore(o: LimitOptions, name: string): RedisStore {
-  return new RedisStore({
-    prefix: `${o.prefix}${name}:`,
-    sendCommand: (command: string, ...args: string[]) => o.redis.call(command, ...args) as Promise<RedisReply>,
-  });
-}
-
-function redisLimit(o: LimitOptions, name: string, refusal: string, extra: Partial<Options>): RequestHandler | undefined {
-  if (o.perMinute <= 0) return undefined;
-  return rateLimit({
-    windowMs: WINDOW_MS,
-    limit: o.perMinute,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    passOnStoreError: true,
-    validate: { xForwardedForHeader: false },
-    store: redisStore(o, name),
-    handler: (req: Request, _res, next) => {
-      const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const retryAfterS = Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
-      next(new RateLimitedError(refusal, retryAfterS));
-    },
-    ...extra,
-  });
-}
-
-/**
- * Per-tenant request limit. Runs after auth and keys on the tenant, never on an IP, so
- * proxies' X-Forwarded-For (an ingress sets it) does not matter.
- */
-export function createRateLimit(opts: LimitOptions): RequestHandler | undefined {
-  return redisLimit(opts, 'ratelimit', `Too many requests: this tenant may make ${opts.perMinute} per minute`, {
-    keyGenerator: (_req, res) => authOf(res).tenant,
-  });
+  /** Requests per tenant per minute (RATE_LIMIT_PER_MIN); 0 = off. */
+  perTenantPerMinute: number;
+  /** Failed authentications per address per minute (AUTH_FAILURES_PER_MIN); 0 = off. */
+  authFailuresPerMinute: number;
 }
 
 export interface AuthFailureLimit {
-  /**
-   * Mounted before auth: starts reading the address's failures (not waited for: the read
-   * overlaps the credential check) and counts the request if it ends in 401.
-   */
+  /** Mounted before auth: finds the address's key and counts the request if it ends in 401. */
   middleware: RequestHandler;
   /** Once auth decided, whatever it decided: the 429 of an address that spent its budget, if it has. */
   verdict(res: Response): Promise<RateLimitedError | undefined>;
 }
 
-const VERDICT = 'authFailureVerdict';
+export interface RequestLimits {
+  /** Per-tenant request limit, run after auth; none when the limit is off. */
+  rateLimit?: RequestHandler;
+  /** Per-address limit on failed authentications, run before auth; none when off. */
+  authFailureLimit?: AuthFailureLimit;
+}
+
+const ADDRESS_KEY = 'authFailureKey';
 const KEY_CACHE_SIZE = 10_000;
+const secondsLeft = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /**
- * Per-address limit on requests that fail authentication (401), so a blocked address cannot
- * go on guessing: once an address has `perMinute` failures in the window, every request from
- * it gets 429, a right token included. Only 401s are counted, when they end: a request that
+ * Both request limits, counted in Redis so every API replica shares one budget; when Redis
+ * cannot count, the request goes through (the route itself answers 503 if Redis is really gone).
+ *
+ * Per tenant: every authenticated request counts against its tenant, keyed on the tenant and
+ * never on an IP (so an ingress's X-Forwarded-For does not matter); beyond the limit a 429
+ * rate_limited with Retry-After. Every answer carries the IETF draft-7 `RateLimit-Policy` and
+ * `RateLimit` headers.
+ *
+ * Per address, on failed authentications (401), so a blocked address cannot go on guessing:
+ * once an address has `authFailuresPerMinute` failures in the window, every request from it
+ * gets 429, a right token included. Only 401s are counted, when they end: a request that
  * authenticates never touches the count, so neither open SSE streams nor a burst of good
- * requests from an ingress's address can use up the budget (the previous count-on-arrival,
- * give-back-at-auth design refused a burst of 30 good streams under a budget of 20 once Redis
- * commands were pipelined, and cost two commands per request where this costs one read,
- * read while the credential is checked). The price: guesses sent in parallel are all checked
- * before any of them is counted, so a burst can overshoot the budget by its own size. Keyed
- * on the client address as `TRUST_PROXY` resolves it. Counted with rate-limit-redis's store
- * (the keys and window express-rate-limit would use); when Redis cannot answer, the request
- * goes through.
+ * requests from an ingress's address can use up the budget. The price: guesses sent in
+ * parallel are all checked before any of them is counted, so a burst can overshoot the budget
+ * by its own size. Keyed on the client address as `TRUST_PROXY` resolves it.
+ *
+ * An authenticated request costs one script for both (its tenant counted, its address's
+ * failures read): express-rate-limit and rate-limit-redis, which did this before, took a
+ * command each, and a dozen awaits, validations and debug calls per request.
  */
-export function createAuthFailureLimit(opts: LimitOptions): AuthFailureLimit | undefined {
-  if (opts.perMinute <= 0) return undefined;
-  const store = redisStore(opts, 'authfail');
-  // express-rate-limit would call init; every get/increment awaits its script loads, and a
-  // load that failed (Redis gone at start-up) fails those calls, which let requests through.
-  store.init({ windowMs: WINDOW_MS } as Options).catch(() => undefined);
-  const refusal = `Too many failed authentications from this address: ${opts.perMinute} per minute`;
-  const blocked = (key: string): Promise<RateLimitedError | undefined> =>
-    store.get(key).then(
-      (info) => {
-        // An address without failures reads as NaN hits (the store parses Redis' nil): not refused.
-        if (!info || !(info.totalHits >= opts.perMinute)) return undefined;
-        return new RateLimitedError(refusal, Math.max(1, Math.ceil((info.resetTime!.getTime() - Date.now()) / 1000)));
-      },
-      () => undefined,
-    );
+export function createRequestLimits(opts: LimitOptions): RequestLimits {
+  const redis = scripted(opts.redis);
+  const tenantKey = (tenant: string) => `${opts.prefix}ratelimit:${tenant}`;
+  const failureKey = (address: string) => `${opts.prefix}authfail:${address}`;
+  const perTenant = opts.perTenantPerMinute;
+  const perAddress = opts.authFailuresPerMinute;
+  const tenantRefusal = `Too many requests: this tenant may make ${perTenant} per minute`;
+  const addressRefusal = `Too many failed authentications from this address: ${perAddress} per minute`;
+  const blocked = (failures: string | null | undefined, msLeft: number | undefined): RateLimitedError | undefined =>
+    failures != null && Number(failures) >= perAddress ? new RateLimitedError(addressRefusal, secondsLeft(msLeft ?? WINDOW_MS)) : undefined;
+
   // ipKeyGenerator parses every IPv6 address (an IPv4 client of a dual-stack listener is
   // `::ffff:a.b.c.d`) to find its subnet: 3.4 % of the API's CPU under create+start load.
   // The keys of recent addresses are kept, and forgotten all at once past KEY_CACHE_SIZE.
@@ -105,21 +121,56 @@ export function createAuthFailureLimit(opts: LimitOptions): AuthFailureLimit | u
     let key = keys.get(ip);
     if (key === undefined) {
       if (keys.size >= KEY_CACHE_SIZE) keys.clear();
-      key = ipKeyGenerator(ip);
+      key = failureKey(ipKeyGenerator(ip));
       keys.set(ip, key);
     }
     return key;
   };
-  return {
-    middleware: (req, res, next) => {
-      const key = addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-      res.once('finish', () => {
-        // A count that cannot be written is a guess not counted; the window bounds the loss.
-        if (res.statusCode === 401) store.increment(key).catch(() => undefined);
-      });
-      res.locals[VERDICT] = blocked(key);
-      next();
-    },
-    verdict: (res) => (res.locals[VERDICT] as Promise<RateLimitedError | undefined> | undefined) ?? Promise.resolve(undefined),
-  };
+  const keyOf = (res: Response) => res.locals[ADDRESS_KEY] as string | undefined;
+
+  const authFailureLimit: AuthFailureLimit | undefined =
+    perAddress > 0
+      ? {
+          middleware: (req, res, next) => {
+            const key = addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+            res.locals[ADDRESS_KEY] = key;
+            res.once('finish', () => {
+              // A count that cannot be written is a guess not counted; the window bounds the loss.
+              if (res.statusCode === 401) redis.ayLimitCount(key, WINDOW_MS).catch(() => undefined);
+            });
+            next();
+          },
+          verdict: (res) => {
+            const key = keyOf(res);
+            if (key === undefined) return Promise.resolve(undefined);
+            return redis.ayLimitRead(key).then(
+              ([failures, msLeft]) => blocked(failures as string | null, msLeft),
+              () => undefined,
+            );
+          },
+        }
+      : undefined;
+
+  const rateLimit: RequestHandler | undefined =
+    perTenant > 0
+      ? (req, res, next) => {
+          const address = authFailureLimit ? keyOf(res) : undefined;
+          const args = address === undefined ? [1, tenantKey(authOf(res).tenant), WINDOW_MS] : [2, tenantKey(authOf(res).tenant), address, WINDOW_MS];
+          redis.ayLimitHit(...(args as [number, ...(string | number)[]])).then(
+            ([hits, msLeft, failures, failuresMsLeft]) => {
+              const used = Number(hits);
+              if (!res.headersSent) {
+                res.setHeader('RateLimit-Policy', `${perTenant};w=${WINDOW_S}`);
+                res.setHeader('RateLimit', `limit=${perTenant}, remaining=${Math.max(perTenant - used, 0)}, reset=${Math.max(0, Math.ceil(msLeft / 1000))}`);
+              }
+              // An address that spent its failed-auth budget is refused whatever its tenant's count.
+              next(blocked(failures, failuresMsLeft) ?? (used > perTenant ? new RateLimitedError(tenantRefusal, secondsLeft(msLeft)) : undefined));
+            },
+            // Redis could not count: the request goes through, its address unchecked too.
+            () => next(),
+          );
+        }
+      : undefined;
+
+  return { ...(rateLimit ? { rateLimit } : {}), ...(authFailureLimit ? { authFailureLimit } : {}) };
 }
