@@ -49,7 +49,7 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     // A run Redis forgot replays from its archive, which ends with `end`; nothing is live.
     const source =
       found.where === 'redis'
-        ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.get(id))?.ended ?? true }
+        ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.ended(id)) ?? true }
         : { history: reader.history(tenant, found), ended: async () => true };
     // Counted against the tenant's max_sse_streams while it is open.
     const release = gate ? await gate.enter(tenant) : undefined;
