@@ -4,7 +4,8 @@
  * log's append script); against bare-api.js, whose one ioredis subscriber fans a channel out
  * to N bare Express SSE responses, fed the same messages by PUBLISH. Figures: publish ->
  * receive p50/p99, events lost, time to connect all, the server's RSS per connected client
- * and its CPU over the publishing.
+ * ((RSS once all are connected and settled - RSS before the first of them, after one warm-up
+ * stream) / N) and its CPU over the publishing.
  */
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -18,7 +19,22 @@ const apiDir = join(__dirname, '..', '..', 'apps', 'api');
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 const message = (child, key) => new Promise((resolve) => child.on('message', (m) => m[key] !== undefined && resolve(m)));
 
+/**
+ * One stream opened and closed before the baseline RSS: what a server builds once, on its first
+ * stream (modules and code loaded lazily, caches, the run's channel subscription), is not a cost
+ * per client. Both servers get it.
+ */
+async function warmUp(url) {
+  const ctl = new AbortController();
+  const res = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` }, signal: ctl.signal });
+  if (res.status !== 200) throw new Error(`warm-up stream answered ${res.status}`);
+  await res.body.getReader().read();
+  ctl.abort();
+  await new Promise((r) => setTimeout(r, 300));
+}
+
 async function follow(serverPid, url, { clients, events, intervalMs, publish }) {
+  await warmUp(url);
   const rss0 = rssKb(serverPid);
   const load = spawnProc(join(__dirname, 'sse-clients.js'), { URL: url, N: String(clients), TOKEN, ...(process.env.BENCH_DEBUG ? { BENCH_DEBUG: '1' } : {}) });
   try {

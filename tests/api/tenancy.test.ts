@@ -50,6 +50,18 @@ describe('tenant isolation', () => {
     }
   });
 
+  it('does not start another tenant’s created run: 404, and the run stays created', async () => {
+    const created = await stack.execute({ action: 'create', steps: [{ tool: 'log', args: { message: 'not yours' } }] });
+    expect(created.status).toBe(201);
+    const id = created.body.run_id as string;
+    // The start script goes out with the read (one round trip); it checks the tenant itself.
+    expect((await stack.execute({ action: 'start', run_id: id }, TOKENS.globex)).status).toBe(404);
+    const after = await stack.api('GET', `/agent/runs/${id}`);
+    expect(after.body.status).toBe('created');
+    expect((await stack.api('GET', `/agent/logs/${id}`)).body.events.map((e: { status?: string }) => e.status)).toEqual(['created']);
+    expect((await stack.execute({ action: 'start', run_id: id })).status).toBe(202);
+  });
+
   it('lists only the tenant’s own runs', async () => {
     const acme = (await stack.api('GET', '/agent/runs')).body.runs.map((r: { id: string }) => r.id);
     const globex = (await stack.api('GET', '/agent/runs', undefined, { token: TOKENS.globex })).body.runs;

@@ -83,18 +83,6 @@ export function createRunCommands(deps: Deps) {
     return next;
   };
 
-  const start = async (run: StoredRun): Promise<CommandResult> => {
-    if (run.status !== 'created') {
-      if (isTerminal(run.status)) {
-        throw new InvalidStateError(`run ${run.doc.id} is ${run.status}; use action "retry" to run it again`);
-      }
-      return { run, changed: false };
-    }
-    const { gen, at } = await store.start(run.doc.id, limits(run.doc.tenant));
-    await addJob(run, gen);
-    return { run: { ...run, status: 'queued', gen, queued_at: at }, changed: true };
-  };
-
   return {
     async create(tenant: string, req: CreateRunRequest, idempotencyKey?: string): Promise<CommandResult> {
       if (!req.steps && !deps.modelConfigured) {
@@ -173,7 +161,27 @@ export function createRunCommands(deps: Deps) {
     },
 
     async start(tenant: string, runId: string): Promise<CommandResult> {
-      return start(await liveRun(tenant, runId, 'started'));
+      // The start script checks the tenant itself, so it goes out right behind the read of the
+      // run, in the same auto-pipelined round trip, instead of after it: a created run's
+      // `queued` event (the first an SSE client sees) is out a round trip sooner. Redis runs
+      // them in order, so the read sees the run as it was before; for any run but a created
+      // one of this tenant the script refuses and changes nothing, and the read decides.
+      const read = liveRun(tenant, runId, 'started');
+      const queued = store.start(runId, limits(tenant), tenant);
+      const settled = queued.then(() => undefined, () => undefined);
+      let run: StoredRun;
+      try {
+        run = await read;
+      } finally {
+        await settled;
+      }
+      if (run.status !== 'created') {
+        if (isTerminal(run.status)) throw new InvalidStateError(`run ${run.doc.id} is ${run.status}; use action "retry" to run it again`);
+        return { run, changed: false };
+      }
+      const { gen, at } = await queued;
+      await addJob(run, gen);
+      return { run: { ...run, status: 'queued', gen, queued_at: at }, changed: true };
     },
 
     async cancel(by: Actor, req: CancelRunRequest): Promise<CommandResult> {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type RunEvent } from '@agentyard/core';
 
-// Built once: a zod schema built per decoded event showed in the worker's profile.
+// Built once: a zod schema built per decoded entry showed in the worker's profile and was a
+// tenth of what an SSE stream allocated opening.
 const EventType = z.enum(EVENT_TYPES);
 
 /** What pub/sub carries; validated because it is read back from Redis (an edge). */

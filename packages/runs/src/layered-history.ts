@@ -9,21 +9,20 @@ import type { ArchiveReader } from './run-archive';
  * gap, without a `reset`. Only events lost while storage was down for long (the stream's
  * hard cap trimmed them unarchived) still make a cursor expired.
  */
-export function layeredHistory(stream: EventLog, archive: ArchiveReader): RunHistory {
-  /** Whether events right after `after` are no longer in the stream. */
-  const trimmedAfter = async (runId: string, after: string | undefined): Promise<boolean> => {
-    const [oldest] = await stream.read(runId, { limit: 1 });
-    if (!oldest) return false;
-    if (after === undefined) return oldest.seq > 1;
-    return compareIds(after, oldest.id) < 0;
-  };
+export function layeredHistory(stream: EventLog, archive: Pick<ArchiveReader, 'events'>): RunHistory {
   return {
     async read(runId, { after, limit }): Promise<RunEvent[]> {
-      if (await trimmedAfter(runId, after)) {
-        const page = await archive.events(runId, { ...(after !== undefined ? { after } : {}), limit });
-        if (page.length > 0) return page;
+      const from = after !== undefined ? { after } : {};
+      // The stream's oldest entry and the page are read together (one pipelined round trip,
+      // not two in turn: an SSE stream opens behind it); the page is dropped when events right
+      // after `after` are no longer in the stream and the archive has them.
+      const [[oldest], page] = await Promise.all([stream.read(runId, { limit: 1 }), stream.read(runId, { ...from, limit })]);
+      const trimmed = oldest !== undefined && (after === undefined ? oldest.seq > 1 : compareIds(after, oldest.id) < 0);
+      if (trimmed) {
+        const archived = await archive.events(runId, { ...from, limit });
+        if (archived.length > 0) return archived;
       }
-      return stream.read(runId, { ...(after !== undefined ? { after } : {}), limit });
+      return page;
     },
     async isExpired(runId, cursor) {
       if (!(await stream.isExpired(runId, cursor))) return false;

@@ -28,8 +28,14 @@ export function createRunReader(opts: {
   const archiveOf = (tenant: string, listing: { workspace_id: string }) => createArchiveReader(opts.archiveSource(tenant, listing.workspace_id));
 
   const historyOf = (tenant: string, found: LocatedRun): RunHistory => {
+    if (found.where === 'redis') {
+      // Built when first needed: a live run's replay rarely reaches its archive, and every
+      // open SSE stream holds its history for as long as it is open.
+      const workspaceId = found.workspace_id;
+      let reader: ReturnType<typeof archiveOf> | undefined;
+      return layeredHistory(events, { events: (runId, q) => (reader ??= archiveOf(tenant, { workspace_id: workspaceId })).events(runId, q) });
+    }
     const archive = archiveOf(tenant, found);
-    if (found.where === 'redis') return layeredHistory(events, archive);
     return {
       read: (runId, q) => archive.events(runId, q),
       // The archive holds every event of an ended run: nothing is trimmed from it.

@@ -83,6 +83,25 @@ describe('run store on real Redis', () => {
     expect(await store.get(oneScript.id)).toEqual({ ...(await store.get(twoSteps.id))!, doc: oneScript, queued_at: expect.any(String) });
   });
 
+  it("starts a run only for its own tenant: another tenant's is not found and left as it was", async () => {
+    const run = await create();
+    await expect(store.start(run.doc.id, undefined, 'someone-else')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await store.get(run.doc.id))?.status).toBe('created');
+    expect((await createEventLog({ redis: t.redis, prefix: t.prefix }).read(run.doc.id)).map((e) => e.status)).toEqual(['created']);
+    await expect(store.start('run_nope:steps', undefined, run.doc.tenant)).rejects.toMatchObject({ code: 'not_found' });
+    expect(await store.start(run.doc.id, undefined, run.doc.tenant)).toMatchObject({ gen: 1 });
+    await expect(store.start(run.doc.id, undefined, 'someone-else')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('reads whether a run ended with one HMGET: undefined for a run Redis does not hold', async () => {
+    const run = await create();
+    expect(await store.ended(run.doc.id)).toBe(false);
+    expect(await store.ended('run_00000000000000000000000000')).toBeUndefined();
+    await store.cancel(run.doc.id, { code: 'cancelled', message: 'x', retryable: false });
+    expect(await store.end(run.doc.id)).toBe(true);
+    expect(await store.ended(run.doc.id)).toBe(true);
+  });
+
   it('refuses transitions and checkpoints from a stale generation', async () => {
     const run = await create();
     await store.start(run.doc.id);

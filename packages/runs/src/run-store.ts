@@ -99,6 +99,12 @@ export interface RunStore {
   get(runId: string): Promise<StoredRun | undefined>;
   /** Just the status: cheap enough to poll while a run executes. */
   status(runId: string): Promise<RunStatus | undefined>;
+  /**
+   * Whether the run's current `end` exists (a retry clears it), undefined when Redis does not
+   * hold the run. One HMGET: an SSE stream asks twice while it opens, and reading the whole run
+   * for it (the run read script, the doc's JSON) was most of what a stream allocated opening.
+   */
+  ended(runId: string): Promise<boolean | undefined>;
   /** The run if it belongs to `tenant`; another tenant's run is indistinguishable from none. */
   getForTenant(tenant: string, runId: string): Promise<StoredRun>;
   /**
@@ -111,8 +117,11 @@ export interface RunStore {
     q: { status?: RunStatus; limit: number; cursor?: string },
   ): Promise<{ runs: StoredRun[]; entries: ListedRun[]; next_cursor?: string }>;
 
-  /** created -> queued. Throws invalid_state, not_found or queue_full. */
-  start(runId: string, limits?: QueueLimits): Promise<{ gen: number; at: string }>;
+  /**
+   * created -> queued. Throws invalid_state, not_found or queue_full. With `tenant`, another
+   * tenant's run is not_found: the caller need not read the run first to check whose it is.
+   */
+  start(runId: string, limits?: QueueLimits, tenant?: string): Promise<{ gen: number; at: string }>;
   /**
    * Starts an attempt; hands back the run as it now is (the caller need not read it). With
    * `slot`, the run's slot among its tenant's (at most `limit`, leases of `leaseMs`) is taken
@@ -319,6 +328,13 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return ((await redis.hget(k.run(runId), 'status')) ?? undefined) as RunStatus | undefined;
     },
 
+    async ended(runId) {
+      if (!RUN_ID_PATTERN.test(runId)) return undefined;
+      // `status` is set from creation on: without it the run hash is gone.
+      const [ended, status] = await redis.hmget(k.run(runId), 'ended', 'status');
+      return status === null ? undefined : ended === '1';
+    },
+
     async getForTenant(tenant, runId) {
       const run = await get(runId);
       if (!run || run.doc.tenant !== tenant) throw new NotFoundError('run', runId);
@@ -354,10 +370,12 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       return { runs, entries, ...(more ? { next_cursor: lastScanned } : {}) };
     },
 
-    async start(runId, limits = NO_LIMITS) {
-      const { reply, at } = await call('ayRunStart', runId, limits.maxWaiting, limits.maxTenantQueued);
+    async start(runId, limits = NO_LIMITS, tenant = '') {
+      // Called before any read of the run: an id that is not one must not name other keys.
+      if (!RUN_ID_PATTERN.test(runId)) throw new NotFoundError('run', runId);
+      const { reply, at } = await call('ayRunStart', runId, limits.maxWaiting, limits.maxTenantQueued, tenant);
       if (reply[0] === RUN_CODES.ok) return { gen: Number(reply[1]), at };
-      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, limits, (await get(runId))?.doc.tenant);
+      if (reply[0] === RUN_CODES.queueFull) throw queueFull(reply, limits, tenant || (await get(runId))?.doc.tenant);
       if (reply[0] === RUN_CODES.missing) throw new NotFoundError('run', runId);
       throw new InvalidStateError(`run ${runId} is ${reply[1]}; cannot start it`);
     },

@@ -176,11 +176,13 @@ return {C.ok}
 
 /**
  * start: created -> queued, generation + 1.
- * ARGV  7 queue limit, 8 tenant queue limit (0 = unlimited)
+ * ARGV  7 queue limit, 8 tenant queue limit (0 = unlimited), 9 the caller's tenant ('' = any):
+ *       another tenant's run is {missing}, whatever its status, as if it did not exist
  * Returns {ok, gen} | {missing} | {invalid, status} | {queue_full, which, limit}.
  */
 export const START_LUA = script(`
 local status, refused = guard('created')
+if ARGV[9] ~= '' and run_tenant() ~= ARGV[9] then return {C.missing, ''} end
 if refused then return refused end
 local full = room(run_tenant(), ARGV[7], ARGV[8])
 if full then return full end

@@ -3,7 +3,7 @@ import { isEventId, ListRunsQuery, LogsQuery, ValidationError, parseOrThrow } fr
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
 import { runIdParam } from '../http/run-id';
-import { streamRun } from '../sse/run-stream';
+import { streamRun, type RunStreamDeps } from '../sse/run-stream';
 import { createStreamGate } from '../sse/stream-gate';
 
 export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
@@ -34,23 +34,30 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     });
   });
 
+  /**
+   * Where a stream's events come from. A function of its own so that the run read to find them
+   * is garbage once the stream is open: the route's frame lives as long as the stream.
+   * A run Redis forgot replays from its archive, which ends with `end`; nothing is live.
+   */
+  const streamSource = async (tenant: string, runId: string): Promise<Omit<RunStreamDeps, 'metrics' | 'heartbeatMs'>> => {
+    const found = await reader.locate(tenant, runId);
+    return found.where === 'redis'
+      ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.ended(id)) ?? true }
+      : { history: reader.history(tenant, found), ended: async () => true };
+  };
+
   // Auth for SSE accepts ?access_token= (EventSource cannot send headers), so it is mounted
   // here with its own middleware rather than the router-wide one.
   r.get('/agent/logs/:run_id/stream', sseAuth, async (req, res) => {
     const { tenant } = authOf(res);
     const runId = runIdParam(req.params.run_id);
-    const found = await reader.locate(tenant, runId);
+    const source = await streamSource(tenant, runId);
     const header = req.get('last-event-id');
     const query = typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined;
     const cursor = header ?? query;
     if (cursor !== undefined && !isEventId(cursor)) {
       throw ValidationError.field(header !== undefined ? 'Last-Event-ID' : 'last_event_id', 'not an event id (e.g. 1700000000000-0)');
     }
-    // A run Redis forgot replays from its archive, which ends with `end`; nothing is live.
-    const source =
-      found.where === 'redis'
-        ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.get(id))?.ended ?? true }
-        : { history: reader.history(tenant, found), ended: async () => true };
     // Counted against the tenant's max_sse_streams while it is open.
     const release = gate ? await gate.enter(tenant) : undefined;
     try {
