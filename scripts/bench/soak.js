@@ -14,8 +14,9 @@
  *                 stream length (capped by BullMQ at 10,000)
  *
  * and reports, per series, the least-squares slope per hour over the samples after a warm-up
- * (--warmup-s, default max(60 s, 3 x retention, 10 % of the soak): heaps, JIT and the first
- * retention window filling), its standard error, first/last/min/max, and a verdict:
+ * (--warmup-s, default max(60 s, 3 x retention, 10 % of the soak, until BullMQ's event stream
+ * reached its 10,000 cap): heaps, JIT, the first retention window and that stream filling up),
+ * its standard error, first/last/min/max, and a verdict:
  *
  *   grows         slope > 10 % of the series' mean per hour (for counts: fds, handles,
  *                 resources, streams, keys, at least 5 per hour) AND slope > 3 standard errors
@@ -35,6 +36,7 @@
  *   node scripts/bench/soak.js [--soak-minutes 30] [--rate 10] [--retention-s 10]
  *     [--reconcile-s 2] [--concurrency 16] [--sse-every 4] [--sample-s 10] [--warmup-s S]
  *     [--keep-forever] (RUN_RETENTION_S=0: the contrast, Redis must be seen to grow) [--out FILE]
+ *   node scripts/bench/soak.js --rejudge FILE   (a saved --out judged again by these rules)
  */
 const { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -46,6 +48,7 @@ const { loadAvg } = require('./probes');
 const { judge, round, GROWTH_PER_HOUR } = require('./slope');
 
 const COUNT_FLOOR_PER_HOUR = 5;
+const BULL_EVENTS_CAP = 10_000;
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -154,6 +157,13 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     WORKSPACE_DIR: dir, WORKER_METRICS_PORT: String(workerPort), LOG_LEVEL: 'warn', TENANTS_FILE: benchTenantsFile(dir),
     ...retention, RECONCILE_S: String(reconcileS),
   });
+  // Interrupted (Ctrl-C): nothing it started outlives it.
+  const children = [api, worker, redisInfo.child];
+  const onSignal = () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   const base = `http://127.0.0.1:${apiPort}`;
   const redis = new Redis(url);
   const sub = new Redis(url);
@@ -243,33 +253,14 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     await sampling;
     await sample();
 
-    const warm = warmupS ?? Math.max(60, 3 * retentionS, minutes * 6);
-    const SERIES = [
-      'api_rss', 'api_heap_used', 'api_fds', 'api_handles', 'api_resources', 'api_sse_clients',
-      'worker_rss', 'worker_heap_used', 'worker_fds', 'worker_handles', 'worker_resources',
-      'redis_used_memory', 'redis_used_memory_less_listing', 'redis_listing_bytes', 'redis_keys', 'bull_events_stream_len',
-    ];
-    // The listing grows by design, one entry per run; used_memory with it grows by as much.
-    const byDesign = ['redis_listing_bytes', 'redis_used_memory'];
-    // Counts (fds, handles, resources, streams, keys) are judged from 5 per hour up: a leak tied
-    // to the traffic (one per run or per stream) grows by thousands per hour at this rate.
-    const series = Object.fromEntries(SERIES.map((k) => [k, judge(samples.slice(0, loadSamples), k, warm, /rss|heap|memory/.test(k) ? 0 : COUNT_FLOOR_PER_HOUR)]));
-    // The open SSE streams are bounded by the load (a quarter of the runs in flight), not a
-    // leak of their own when they come and go: judged like the rest all the same.
-    const growing = Object.entries(series).filter(([k, s]) => s.verdict === 'grows' && !byDesign.includes(k)).map(([k]) => k);
-    const last = samples.at(-1);
-    const listingPerRun = round((last.redis_listing_bytes - samples[0].redis_listing_bytes) / Math.max(1, last.ended), 1);
-    const inconclusive = Object.entries(series).filter(([, s]) => s.verdict === 'inconclusive').map(([k]) => k);
-    const runsOk = failures.length === 0 && ended.succeeded === created.size && endedCount() === created.size;
-    return {
+    return judgeSoak({
       minutes,
       rate_per_s: rate,
       retention_s: retentionS,
       reconcile_s: reconcileS,
       worker_concurrency: concurrency,
       sample_s: sampleS,
-      warmup_s: warm,
-      growth_threshold: `${GROWTH_PER_HOUR * 100} % of the series' mean after the warm-up per hour (counts: at least ${COUNT_FLOOR_PER_HOUR} per hour), and above 3 standard errors of the slope`,
+      ...(warmupS !== undefined ? { warmup_s_requested: warmupS } : {}),
       load_s: round(loadS),
       creates_late_by_over_1s: late,
       runs_created: created.size,
@@ -281,15 +272,8 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
       samples: samples.length,
       samples_under_load: loadSamples,
       after_drain: samples.at(-1),
-      verdict: runsOk && growing.length === 0 ? (inconclusive.length ? 'pass (some series inconclusive: too short)' : 'pass') : 'FAIL',
-      growing,
-      // Judged but not failed on: the listing entry every run keeps (README, "Retention").
-      grows_by_design: byDesign.filter((k) => series[k].verdict === 'grows'),
-      listing_bytes_per_run: listingPerRun,
-      inconclusive,
-      series,
       sample_log: samples,
-    };
+    });
   } finally {
     await sub.quit().catch(() => undefined);
     await redis.quit().catch(() => undefined);
@@ -299,9 +283,65 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
   }
 }
 
+const SERIES = [
+  'api_rss', 'api_heap_used', 'api_heap_floor', 'api_fds', 'api_handles', 'api_resources', 'api_sse_clients',
+  'worker_rss', 'worker_heap_used', 'worker_heap_floor', 'worker_fds', 'worker_handles', 'worker_resources',
+  'redis_used_memory', 'redis_used_memory_less_listing', 'redis_listing_bytes', 'redis_keys', 'bull_events_stream_len',
+];
+// The listing grows by design, one entry per run; used_memory with it grows by as much.
+const BY_DESIGN = ['redis_listing_bytes', 'redis_used_memory'];
+
+/**
+ * The verdicts of a soak from its samples (also `--rejudge FILE`: a saved soak judged again by
+ * these rules, without 30 more minutes). Slopes are over the samples under the steady load only
+ * (the drain after it would bend them).
+ */
+function judgeSoak(r) {
+  const samples = r.sample_log.slice(0, r.samples_under_load);
+  // BullMQ's event stream fills up to its cap (streams.events.maxLen, 10,000; ~4 minutes at
+  // 10 runs/s) once, then stays there: a fill-up, not a leak, so the warm-up waits for it.
+  const capped = samples.find((x) => x.bull_events_stream_len >= 0.99 * BULL_EVENTS_CAP);
+  const warm = r.warmup_s_requested ?? Math.max(60, 3 * r.retention_s, r.minutes * 6, capped ? capped.t + r.sample_s : 0);
+  // The heap's floor: the least heap used of each minute (6 samples), what survived the GCs of
+  // that minute. The raw samples swing by tens of MB with the collector; a leak lifts the floor.
+  const floors = [];
+  for (let i = 0; i + 6 <= samples.length; i += 6) {
+    const block = samples.slice(i, i + 6);
+    const f = { t: block.at(-1).t };
+    for (const p of ['api', 'worker']) {
+      const v = block.map((x) => x[`${p}_heap_used`]).filter((x) => x !== undefined);
+      if (v.length) f[`${p}_heap_floor`] = Math.min(...v);
+    }
+    floors.push(f);
+  }
+  // Counts (fds, handles, resources, streams, keys) are judged from 5 per hour up: a leak tied
+  // to the traffic (one per run or per stream) grows by thousands per hour at this rate.
+  const series = Object.fromEntries(
+    SERIES.map((k) => [k, judge(k.endsWith('_floor') ? floors : samples, k, warm, /rss|heap|memory|bytes/.test(k) ? 0 : COUNT_FLOOR_PER_HOUR)]),
+  );
+  const growing = Object.entries(series).filter(([k, x]) => x.verdict === 'grows' && !BY_DESIGN.includes(k)).map(([k]) => k);
+  const inconclusive = Object.entries(series).filter(([, x]) => x.verdict === 'inconclusive').map(([k]) => k);
+  const last = r.sample_log.at(-1);
+  const runsOk = r.create_failures === 0 && r.runs_not_succeeded === 0 && r.runs_ended.succeeded === r.runs_created;
+  const { sample_log: log, ...rest } = r;
+  return {
+    ...rest,
+    warmup_s: warm,
+    growth_threshold: `${GROWTH_PER_HOUR * 100} % of the series' mean after the warm-up per hour (counts: at least ${COUNT_FLOOR_PER_HOUR} per hour), and above 3 standard errors of the slope`,
+    verdict: runsOk && growing.length === 0 ? (inconclusive.length ? 'pass (some series inconclusive: too short or noisy)' : 'pass') : 'FAIL',
+    growing,
+    // Judged but not failed on: the listing entry every run keeps (README, "Retention").
+    grows_by_design: BY_DESIGN.filter((k) => series[k].verdict === 'grows'),
+    listing_bytes_per_run: round((last.redis_listing_bytes - r.sample_log[0].redis_listing_bytes) / Math.max(1, last.ended), 1),
+    inconclusive,
+    series,
+    sample_log: log,
+  };
+}
+
 /** One line per series: verdict, slope per hour (± standard error), first -> last. */
 function table(r) {
-  const mb = (k, v) => (/rss|heap|memory/.test(k) && v !== null && v !== undefined ? `${round(v / 2 ** 20)} MB` : `${v}`);
+  const mb = (k, v) => (/rss|heap|memory|bytes/.test(k) && v !== null && v !== undefined ? `${round(v / 2 ** 20)} MB` : `${v}`);
   const lines = ['| series | verdict | slope / h | ± se / h | threshold / h | first | after warm-up | last |', '|---|---|---|---|---|---|---|---|'];
   for (const [k, s] of Object.entries(r.series)) {
     lines.push(`| ${k} | ${s.verdict} | ${mb(k, s.slope_per_hour)} | ${mb(k, s.slope_se_per_hour)} | ${mb(k, s.threshold_per_hour)} | ${mb(k, s.first)} | ${mb(k, s.first_after_warmup)} | ${mb(k, s.last)} |`);
@@ -310,6 +350,13 @@ function table(r) {
 }
 
 async function main() {
+  if (argAt('rejudge') > 0) {
+    const file = str('rejudge');
+    const result = { ...judgeSoak(JSON.parse(readFileSync(file, 'utf8'))), rejudged_at: new Date().toISOString() };
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${table(result)}\n\nverdict: ${result.verdict}\n`);
+    process.exit(result.verdict.startsWith('pass') ? 0 : 1);
+  }
   const keepForever = process.argv.includes('--keep-forever');
   const result = {
     started_at: new Date().toISOString(),
