@@ -9,7 +9,7 @@
  *     [--runs 1000] [--concurrency 1,10,50] [--http-seconds 5] [--http-connections 32]
  *     [--latency-samples 100] [--sse-clients 1000] [--sse-events 100] [--sse-interval-ms 50]
  *     [--recovery-tries 3] [--retention-runs 500] [--retention-s 5] [--reconcile-s 0.5]
- *     [--soak] [--soak-runs 20000] [--soak-retention-s 2] [--soak-contrast-runs 5000]
+ *     [--soak] [--soak-minutes 30] [--soak-rate 10] [--soak-retention-s 10] (or scripts/bench/soak.js alone)
  *     [--profile-dir DIR] (the worker at the middle concurrency under node --cpu-prof) [--out FILE]
  *     [--workspace-dir DIR] (where the drain's worker writes the runs' archives; default the OS temp dir)
  *   env BENCH_API_PROF=DIR profiles the API process of `http` and `fanout` the same way;
@@ -25,7 +25,9 @@
  *           subscriber fanning out to N bare Express SSE responses
  * recovery  kill -9 of the worker holding a step, at default settings: -> step restarted, -> run done
  * retention Redis bytes and keys per finished run before and after RUN_RETENTION_S
- * soak      (opt-in) used_memory over a long run with a short retention
+ * soak      (opt-in) 30 minutes at a steady rate with a short retention: RSS, heap, fds and
+ *           handles of the API and worker processes and Redis used_memory sampled every 10 s,
+ *           their slopes per hour against a flatness threshold (scripts/bench/soak.js)
  * executor  start-to-exit of `true` through the sandboxes vs a bare spawn
  * Every phase records the host's steal (/proc/stat); only same-run ratios mean anything.
  */
@@ -37,7 +39,8 @@ const { createStartFigures } = require('./http');
 const { latencyFigures } = require('./latency');
 const { fanoutFigures } = require('./fanout');
 const { recoveryFigures } = require('./recovery');
-const { retentionFigures, soak } = require('./retention');
+const { retentionFigures } = require('./retention');
+const { soak } = require('./soak');
 const { executorOverhead } = require('./executor');
 const { verdicts, markdown } = require('./report');
 const { loadAvg } = require('./probes');
@@ -89,12 +92,12 @@ async function main() {
   const figures = { concurrency: 8, reconcileS: num('reconcile-s', 0.5) };
   if (want('retention')) result.retention = await retentionFigures({ ...figures, runs: num('retention-runs', 500), retentionS: num('retention-s', 5) });
   if (want('soak')) {
-    result.soak = await soak({ ...figures, runs: num('soak-runs', 20000), retentionS: num('soak-retention-s', 2) });
-    const contrastRuns = num('soak-contrast-runs', 5000);
-    const keep = await soak({ ...figures, runs: contrastRuns, retentionS: 0 });
-    // Nothing expires: every run keeps what it wrote, so growth is linear in runs.
-    const perRun = (keep.final.used_memory - keep.used_memory_start) / keep.runs;
-    result.soak_contrast_keep_forever = { ...keep, kept_bytes_per_run: Math.round(perRun) };
+    const r = await soak({
+      minutes: num('soak-minutes', 30), rate: num('soak-rate', 10), retentionS: num('soak-retention-s', 10), reconcileS: 2,
+      concurrency: 16, sseEvery: 4, sampleS: 10,
+    });
+    const { sample_log: _samples, ...summary } = r;
+    result.soak = summary;
   }
   if (want('executor')) result.executor = await executorOverhead();
 

@@ -1,11 +1,9 @@
 /**
  * What Redis keeps per finished run, and that RUN_RETENTION_S bounds it (issue 7):
  *
- *  d. N two-step runs: used_memory and keys under the prefix (and BullMQ's) right after the
- *     last archive is written, and again once the reconciler expired them all;
- *  e. a soak of many runs through the API with a short retention: used_memory sampled as runs
- *     finish, its values at milestones and its slope over the second half; and the same
- *     soak with RUN_RETENTION_S=0 (keep forever) for contrast.
+ * N two-step runs: used_memory and keys under the prefix (and BullMQ's) right after the last
+ * archive is written, and again once the reconciler expired them all. The soak (a steady rate
+ * for 30 minutes, memory and handles over time) is scripts/bench/soak.js.
  */
 const { startStack } = require('./stack');
 const { pool } = require('./support');
@@ -155,77 +153,6 @@ async function retentionFigures({ runs, retentionS, reconcileS, concurrency }) {
   }
 }
 
-/** Least-squares slope of y over x, scaled to bytes per 1,000 runs. */
-function slopePer1000(points) {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((s, p) => s + p.x, 0) / n;
-  const my = points.reduce((s, p) => s + p.y, 0) / n;
-  const num = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
-  const den = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
-  return den === 0 ? 0 : (num / den) * 1000;
-}
-
-async function soak({ runs, retentionS, reconcileS, concurrency, window = 256, sampleMs = 250 }) {
-  const stack = await startStack({ retentionS, reconcileS, concurrency });
-  const samples = [];
-  const sample = async () => {
-    const [used, keys] = await Promise.all([usedMemory(stack.redis), stack.redis.dbsize()]);
-    samples.push({ ended: stack.ends.count(), used_memory: used, keys });
-  };
-  try {
-    await sample();
-    let sampling = Promise.resolve();
-    const timer = setInterval(() => (sampling = sampling.then(sample)), sampleMs);
-    const t0 = performance.now();
-    await drive(stack, runs, window);
-    await stack.ends.waitFor(runs);
-    const wallS = (performance.now() - t0) / 1000;
-    clearInterval(timer);
-    await sampling;
-    await sample();
-    await waitUntil('archives', async () => (await archivedCount(stack)) === runs, 120_000);
-    const listing = await Promise.all([
-      stack.redis.call('MEMORY', 'USAGE', listingKey(stack), 'SAMPLES', '0'),
-      stack.redis.call('MEMORY', 'USAGE', `${stack.prefix}tenant:${stack.tenant}:runs`, 'SAMPLES', '0'),
-    ]);
-    let drainS;
-    if (retentionS > 0) drainS = await waitUntil('expiry', () => drained(stack), 60_000 + retentionS * 3000);
-    const final = {
-      used_memory: await usedMemory(stack.redis),
-      keys: await stack.redis.dbsize(),
-      // BullMQ's own event stream: no TTL, capped by BullMQ (streams.events.maxLen, 10,000 by default).
-      bull_events_stream_len: await stack.redis.xlen(`bull:${stack.queueName}:events`),
-    };
-
-    const at = (m) => samples.find((s) => s.ended >= m) ?? samples[samples.length - 1];
-    const milestones = [0.05, 0.25, 0.5, 0.75, 1].map((f) => Math.round(runs * f));
-    const secondHalf = samples.filter((s) => s.ended >= runs / 2);
-    const max = samples.reduce((a, s) => (s.used_memory > a.used_memory ? s : a), samples[0]);
-    return {
-      runs,
-      steps_per_run: 2,
-      retention_s: retentionS,
-      reconcile_s: reconcileS,
-      max_created_not_ended: window,
-      wall_s: round(wallS, 1),
-      runs_per_s: round(runs / wallS),
-      samples: samples.length,
-      used_memory_start: samples[0].used_memory,
-      at_runs: Object.fromEntries(milestones.map((m) => [m, { used_memory: at(m).used_memory, keys: at(m).keys }])),
-      max_used_memory: { used_memory: max.used_memory, at_runs: max.ended },
-      max_keys: Math.max(...samples.map((s) => s.keys)),
-      slope_second_half_bytes_per_1000_runs: Math.round(slopePer1000(secondHalf.map((s) => ({ x: s.ended, y: s.used_memory })))),
-      slope_second_half_keys_per_1000_runs: round(slopePer1000(secondHalf.map((s) => ({ x: s.ended, y: s.keys }))), 1),
-      listing_entry_bytes_per_run: round((Number(listing[0]) + Number(listing[1])) / runs, 1),
-      ...(drainS !== undefined ? { seconds_to_expire_all_after_last_archive: round(drainS, 1) } : {}),
-      final,
-    };
-  } finally {
-    await stack.close();
-  }
-}
-
 const round = (n, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-module.exports = { retentionFigures, soak };
+module.exports = { retentionFigures };

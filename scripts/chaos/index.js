@@ -6,7 +6,7 @@
  * fail-then-succeed, approvals, shell.exec when bubblewrap works) while it breaks one thing:
  *
  *   a  a random worker is kill -9'ed every ~10 s and started again
- *   b  Redis is kill -9'ed mid-load and restarted from its AOF
+ *   b  Redis is kill -9'ed and restarted from its AOF, twice mid-load (at 30 % and 65 %)
  *   c  S3 (s3rver) stops for 20 s
  *   d  every worker in turn gets SIGTERM (drains) and is replaced
  *   e  Redis Sentinel: primary, replica and 3 sentinels (Debian's redis-sentinel); the
@@ -21,7 +21,7 @@
  * --keep leaves the temporary directory (process logs, Redis and S3 data) for a post-mortem;
  * it is kept anyway when a drill fails.
  */
-const { mkdtempSync, rmSync } = require('node:fs');
+const { mkdtempSync, rmSync, readdirSync, readFileSync } = require('node:fs');
 const { spawnSync } = require('node:child_process');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -105,6 +105,31 @@ function recovery(followers, at, until) {
 
 const round = (n) => Math.round(n * 100) / 100;
 
+/**
+ * Drill a, per kill: what the dead-worker sweep (WORKER_DEAD_AFTER_MS) did about it, from the
+ * workers' own log lines ("moved the runs of a worker that stopped heartbeating"), each line
+ * counted for the latest kill before it. Read after the stack closed (the logs are flushed).
+ */
+function sweepsPerKill(tmp, kills) {
+  const moves = [];
+  for (const f of readdirSync(tmp).filter((n) => /^worker-\d+\.log$/.test(n))) {
+    for (const line of readFileSync(join(tmp, f), 'utf8').split('\n')) {
+      if (!line.includes('stopped heartbeating')) continue;
+      try {
+        const j = JSON.parse(line);
+        moves.push({ time: j.time, jobs: j.jobIds?.length ?? 0 });
+      } catch {
+        // a line cut off by a kill
+      }
+    }
+  }
+  return kills.map((k, i) => {
+    const next = kills[i + 1]?.at ?? Infinity;
+    const mine = moves.filter((m) => m.time >= k.at && m.time < next).sort((x, y) => x.time - y.time);
+    return { ...k, swept_jobs: mine.reduce((n, m) => n + m.jobs, 0), swept_after_s: mine.length ? round((mine[0].time - k.at) / 1000) : null };
+  });
+}
+
 /** Each drill: a fault schedule run beside the load; returns its faults and extra figures. */
 const schedules = {
   async a(stack, load) {
@@ -121,12 +146,19 @@ const schedules = {
     return { faults };
   },
   async b(stack, load) {
-    await sleep(load.durationMs * 0.35);
-    const at = Date.now();
-    await kill9(stack.redis.proc);
-    await sleep(2000);
-    await stack.redis.restart();
-    return { faults: [{ kind: 'kill -9 redis, restart from AOF after 2 s', at, until: Date.now() }] };
+    // Twice mid-load (at 30 % and 65 % of the creates): the second restart finds workers,
+    // API and clients already back from the first one, with its repairs (re-queued runs,
+    // pending archives) possibly still under way.
+    const faults = [];
+    for (const f of [0.3, 0.65]) {
+      await sleep(Math.max(0, load.startedAt + load.durationMs * f - Date.now()));
+      const at = Date.now();
+      await kill9(stack.redis.proc);
+      await sleep(2000);
+      await stack.redis.restart();
+      faults.push({ kind: 'kill -9 redis, restart from AOF after 2 s', at, until: Date.now() });
+    }
+    return { faults };
   },
   async c(stack, load) {
     await sleep(load.durationMs * 0.3);
@@ -170,7 +202,7 @@ async function drill(name) {
   let result;
   try {
     stack = await startStack(tmp, { sentinel: name === 'e' });
-    const load = { creating: { done: false }, durationMs: (RUNS / RATE) * 1000 };
+    const load = { creating: { done: false }, durationMs: (RUNS / RATE) * 1000, startedAt: Date.now() };
     const loadRun = runLoad({ client: stack.client, runs: RUNS, ratePerS: RATE, shell: stack.shell, long: name === 'd', drainMs: 180_000 }).finally(() => (load.creating.done = true));
     // runLoad resolves after the drain; `creating.done` must flip when the creates are in.
     const creatingDone = sleep(load.durationMs).then(() => (load.creating.done = true));
@@ -194,15 +226,26 @@ async function drill(name) {
       total_s: round(figures.totalS),
       faults: faults.length,
       worst_recovery_s: moved.length ? Math.max(...moved) : null,
-      fault_detail: faults.length > 6 ? faults.slice(0, 6) : faults,
+      // Drill a lists every kill (its sweep is added below, once the logs are flushed).
+      fault_detail: name === 'a' || faults.length <= 6 ? faults : faults.slice(0, 6),
       ...rest,
     };
+    if (name === 'a') result.kill_at = extra.faults.map((f) => f.at);
   } catch (e) {
     result = { drill: name, verdict: 'FAIL', error: e.message };
   } finally {
     if (stack) await stack.close().catch((e) => process.stderr.write(`chaos: closing the stack: ${e.message}\n`));
     // Whatever a failed start or close left (a stack half up) must not outlive its drill.
     await killAll();
+  }
+  if (result.kill_at) {
+    const kills = sweepsPerKill(tmp, result.fault_detail.map((f, i) => ({ ...f, at: result.kill_at[i] })));
+    result.fault_detail = kills.map(({ at: _at, kind: _k, ...k }) => k);
+    result.kills_with_sweep = kills.filter((k) => k.swept_jobs > 0).length;
+    result.kills_with_nothing_in_flight = kills.filter((k) => k.in_flight === 0).length;
+    const swept = kills.map((k) => k.swept_after_s).filter((s) => s !== null).sort((x, y) => x - y);
+    result.sweep_after_kill_s = swept.length ? { min: swept[0], median: swept[Math.floor(swept.length / 2)], max: swept.at(-1) } : null;
+    delete result.kill_at;
   }
   if (result.verdict === 'pass' && !KEEP) rmSync(tmp, { recursive: true, force: true });
   else result.logs = tmp;
