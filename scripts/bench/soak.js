@@ -8,10 +8,12 @@
  *   api / worker  RSS (VmRSS of /proc/<pid>/status), open fds (/proc/<pid>/fd), V8 heap used,
  *                 nodejs_active_handles and nodejs_active_resources (prom-client's default
  *                 metrics on their /metrics); the API's open SSE streams (agentyard_sse_clients)
- *   redis         used_memory and DBSIZE; what it keeps for good by design (MEMORY USAGE): the
- *                 tenant's listing (run index and listing hash: the entry every run keeps after
- *                 its retention, README "Retention") and its workspace files' ledger (a size per
- *                 file kept, bounded by max_workspace_files), and used_memory less them;
+ *   redis         used_memory and DBSIZE; the tenant's listing (run index, listing hash and its
+ *                 forgotten runs: an entry per run past its retention, up to max_listed_runs,
+ *                 README "Retention"; --listed-runs, 2,000 here, so the soak reaches that bound
+ *                 within its warm-up) and its workspace files' ledger (a size per file the
+ *                 tenant keeps in storage, bounded by max_workspace_files), and used_memory less
+ *                 the ledger;
  *                 BullMQ's event stream length (capped by BullMQ at 10,000)
  *
  * and reports, per series, the least-squares slope per hour over the samples after a warm-up
@@ -31,10 +33,11 @@
  * The significance test keeps a noisy short soak from calling noise growth.
  *
  * Every run must succeed (counted from their `end` events); the exit code is 1 when one did
- * not, or when a series grows, except used_memory and what it keeps by design (their bytes
- * per run and per file are reported): used_memory less them must be flat.
+ * not, or when a series grows, except the ledger, which mirrors files kept in storage (its bytes
+ * per file are reported), and used_memory with it: used_memory less the ledger, the listing
+ * included, must be flat.
  *
- *   node scripts/bench/soak.js [--soak-minutes 30] [--rate 10] [--retention-s 10]
+ *   node scripts/bench/soak.js [--soak-minutes 30] [--rate 10] [--retention-s 10] [--listed-runs 2000]
  *     [--reconcile-s 2] [--concurrency 16] [--sse-every 4] [--sample-s 10] [--warmup-s S]
  *     [--keep-forever] (RUN_RETENTION_S=0: the contrast, Redis must be seen to grow) [--out FILE]
  *   node scripts/bench/soak.js --rejudge FILE   (a saved --out judged again by these rules)
@@ -138,7 +141,7 @@ async function followToEnd(base, runId, deadlineMs = 60_000) {
   }
 }
 
-async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEvery, sampleS, warmupS }) {
+async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEvery, sampleS, warmupS, listedRuns }) {
   const Redis = requireFrom(apiDir, 'ioredis');
   const redisInfo = await startRedis();
   if (!redisInfo.own) throw new Error('the soak needs a private redis-server (used_memory must be ours alone)');
@@ -155,7 +158,9 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
   });
   const worker = spawnNode(join(root, 'apps', 'worker', 'dist', 'main.js'), {
     REDIS_URL: url, KEY_PREFIX: prefix, QUEUE_NAME: queueName, WORKER_CONCURRENCY: String(concurrency),
-    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: String(workerPort), LOG_LEVEL: 'warn', TENANTS_FILE: benchTenantsFile(dir),
+    WORKSPACE_DIR: dir, WORKER_METRICS_PORT: String(workerPort), LOG_LEVEL: 'warn',
+    // The worker's reconciler applies max_listed_runs when it expires runs.
+    TENANTS_FILE: benchTenantsFile(dir, { max_listed_runs: listedRuns }),
     ...retention, RECONCILE_S: String(reconcileS),
   });
   // Interrupted (Ctrl-C): nothing it started outlives it.
@@ -188,9 +193,9 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     const sse = { opened: 0, saw_end: 0, missed_end: 0 };
     const inflight = new Set();
 
-    // What retention keeps for good per run (README, "Retention"): its id in the tenant's run
-    // index and its listing record. Sampled apart, so the rest of used_memory is judged alone.
-    const listingKeys = [`${prefix}tenant:bench:listing`, `${prefix}tenant:bench:runs`];
+    // What retention keeps of a run it forgot (README, "Retention"): its id in the tenant's run
+    // index and its forgotten runs, and its listing record, for the newest max_listed_runs.
+    const listingKeys = [`${prefix}tenant:bench:listing`, `${prefix}tenant:bench:runs`, `${prefix}tenant:bench:expired`];
     // And the size of every file the tenant's tools keep in its workspaces (its quota's ledger,
     // bounded by max_workspace_files): the fs.write runs' files stay, as a workspace's would.
     const filesKey = `${prefix}tenant:bench:ws-files`;
@@ -212,7 +217,7 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
       const s = {
         t: round((Date.now() - t0) / 1000), created: created.size, ended: endedCount(),
         redis_used_memory: used, redis_listing_bytes: listingBytes, redis_ws_files_bytes: filesBytes, workspace_files: files,
-        redis_used_memory_less_kept: used - listingBytes - filesBytes,
+        redis_used_memory_less_ledger: used - filesBytes,
         redis_keys: keys, bull_events_stream_len: bullEvents,
       };
       for (const [k, v] of Object.entries({ rss: pa.rss, fds: pa.fds, ...a })) s[`api_${k}`] = v;
@@ -265,6 +270,7 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
       rate_per_s: rate,
       retention_s: retentionS,
       reconcile_s: reconcileS,
+      max_listed_runs: listedRuns,
       worker_concurrency: concurrency,
       sample_s: sampleS,
       ...(warmupS !== undefined ? { warmup_s_requested: warmupS } : {}),
@@ -293,12 +299,13 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
 const SERIES = [
   'api_rss', 'api_heap_used', 'api_heap_floor', 'api_fds', 'api_handles', 'api_resources', 'api_sse_clients',
   'worker_rss', 'worker_heap_used', 'worker_heap_floor', 'worker_fds', 'worker_handles', 'worker_resources',
-  'redis_used_memory', 'redis_used_memory_less_kept', 'redis_listing_bytes', 'redis_ws_files_bytes', 'redis_keys', 'bull_events_stream_len',
+  'redis_used_memory', 'redis_used_memory_less_ledger', 'redis_listing_bytes', 'redis_ws_files_bytes', 'redis_keys', 'bull_events_stream_len',
 ];
-// What Redis keeps for good by design grows: the listing (an entry per run) and the workspace
-// files' ledger (an entry per file kept, up to max_workspace_files); used_memory with them.
-// Everything else, used_memory less these, must be flat.
-const BY_DESIGN = ['redis_listing_bytes', 'redis_ws_files_bytes', 'redis_used_memory'];
+// What grows by design: the workspace files' ledger (an entry per file the tenant keeps in
+// storage, up to max_workspace_files: the soak's fs.write runs keep their files, as a workspace
+// does), and used_memory with it. Everything else, the listing included (bounded by
+// max_listed_runs, which the warm-up waits for), must be flat.
+const BY_DESIGN = ['redis_ws_files_bytes', 'redis_used_memory'];
 
 /**
  * The verdicts of a soak from its samples (also `--rejudge FILE`: a saved soak judged again by
@@ -310,7 +317,10 @@ function judgeSoak(r) {
   // BullMQ's event stream fills up to its cap (streams.events.maxLen, 10,000; ~4 minutes at
   // 10 runs/s) once, then stays there: a fill-up, not a leak, so the warm-up waits for it.
   const capped = samples.find((x) => x.bull_events_stream_len >= 0.99 * BULL_EVENTS_CAP);
-  const warm = r.warmup_s_requested ?? Math.max(60, 3 * r.retention_s, r.minutes * 6, capped ? capped.t + r.sample_s : 0);
+  // The listing fills up to max_listed_runs forgotten runs once (at the rate, after the first
+  // retention), then stays there: the warm-up waits for that too.
+  const listed = r.max_listed_runs ? r.max_listed_runs / r.rate_per_s + 2 * r.retention_s + 4 * r.reconcile_s : 0;
+  const warm = r.warmup_s_requested ?? Math.max(60, 3 * r.retention_s, r.minutes * 6, capped ? capped.t + r.sample_s : 0, listed);
   // The heap's floor: the least heap used of each minute (6 samples), what survived the GCs of
   // that minute. The raw samples swing by tens of MB with the collector; a leak lifts the floor.
   const floors = [];
@@ -341,7 +351,7 @@ function judgeSoak(r) {
     growing,
     // Judged but not failed on: what Redis keeps for good by design (BY_DESIGN).
     grows_by_design: BY_DESIGN.filter((k) => series[k].verdict === 'grows'),
-    listing_bytes_per_run: round((last.redis_listing_bytes - r.sample_log[0].redis_listing_bytes) / Math.max(1, last.ended), 1),
+    listing_bytes_per_listed_run: r.max_listed_runs ? round(last.redis_listing_bytes / r.max_listed_runs, 1) : undefined,
     ws_files_ledger_bytes_per_file: round(last.redis_ws_files_bytes / Math.max(1, last.workspace_files), 1),
     workspace_files_kept: last.workspace_files,
     inconclusive,
@@ -381,6 +391,7 @@ async function main() {
       sseEvery: num('sse-every', 4),
       sampleS: num('sample-s', 10),
       warmupS: argAt('warmup-s') > 0 ? num('warmup-s') : undefined,
+      listedRuns: num('listed-runs', 2000),
     })),
   };
   result.host_load_avg.end = loadAvg();

@@ -101,10 +101,11 @@ function stopChild(child) {
  * (slot leases included: the cap is finite) rather than the fair-share defaults. Returns the
  * TENANTS_FILE path, written into `dir`.
  */
-function benchTenantsFile(dir = require('node:os').tmpdir()) {
+function benchTenantsFile(dir = require('node:os').tmpdir(), extra = {}) {
   const path = require('node:path').join(dir, 'bench-tenants.yaml');
   // max_sse_streams: the fan-out section connects 1,000 clients of the one tenant.
-  require('node:fs').writeFileSync(path, 'defaults: { max_fleet_share: 1, max_concurrent_runs: 10000, max_sse_streams: 100000 }\n');
+  const defaults = { max_fleet_share: 1, max_concurrent_runs: 10000, max_sse_streams: 100000, ...extra };
+  require('node:fs').writeFileSync(path, `defaults: ${JSON.stringify(defaults)}\n`);
   return path;
 }
 
