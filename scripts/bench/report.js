@@ -52,11 +52,12 @@ function verdicts(res) {
   }
   if (res.soak) {
     const k = res.soak;
-    row(`soak ${k.minutes} min: series growing (RSS, heap, fds, handles, used_memory less the listing)`, k.growing.length, undefined, { op: '==', x: 0 }, { absolute: true });
+    row(`soak ${k.minutes} min: series growing (RSS, heap, fds, handles, used_memory less what it keeps by design)`, k.growing.length, undefined, { op: '==', x: 0 }, { absolute: true });
     row(`soak ${k.minutes} min: runs not succeeded of ${k.runs_created}`, k.runs_not_succeeded + k.create_failures, undefined, { op: '==', x: 0 }, { absolute: true });
     const kb = (b) => Math.round(b / 1024);
-    for (const s of ['api_rss', 'worker_rss', 'redis_used_memory_less_listing']) row(`soak ${s} slope KB/h (threshold ${kb(k.series[s].threshold_per_hour)})`, kb(k.series[s].slope_per_hour));
+    for (const s of ['api_rss', 'worker_rss', 'redis_used_memory_less_kept']) row(`soak ${s} slope KB/h (threshold ${kb(k.series[s].threshold_per_hour)})`, kb(k.series[s].slope_per_hour));
     row('soak Redis listing bytes per run (kept for good, README "Retention")', k.listing_bytes_per_run);
+    row('soak Redis workspace-files ledger bytes per file kept', k.ws_files_ledger_bytes_per_file);
   }
   return rows;
 }

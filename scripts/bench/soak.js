@@ -8,10 +8,11 @@
  *   api / worker  RSS (VmRSS of /proc/<pid>/status), open fds (/proc/<pid>/fd), V8 heap used,
  *                 nodejs_active_handles and nodejs_active_resources (prom-client's default
  *                 metrics on their /metrics); the API's open SSE streams (agentyard_sse_clients)
- *   redis         used_memory and DBSIZE; the bytes of the tenant's listing (MEMORY USAGE of its
- *                 run index and listing hash: the entry every run keeps after its retention, by
- *                 design, README "Retention"), and used_memory less them; BullMQ's event
- *                 stream length (capped by BullMQ at 10,000)
+ *   redis         used_memory and DBSIZE; what it keeps for good by design (MEMORY USAGE): the
+ *                 tenant's listing (run index and listing hash: the entry every run keeps after
+ *                 its retention, README "Retention") and its workspace files' ledger (a size per
+ *                 file kept, bounded by max_workspace_files), and used_memory less them;
+ *                 BullMQ's event stream length (capped by BullMQ at 10,000)
  *
  * and reports, per series, the least-squares slope per hour over the samples after a warm-up
  * (--warmup-s, default max(60 s, 3 x retention, 10 % of the soak, until BullMQ's event stream
@@ -30,8 +31,8 @@
  * The significance test keeps a noisy short soak from calling noise growth.
  *
  * Every run must succeed (counted from their `end` events); the exit code is 1 when one did
- * not, or when a series grows, except used_memory and the listing themselves (growing by the
- * listing's bytes per run, reported): used_memory less the listing must be flat.
+ * not, or when a series grows, except used_memory and what it keeps by design (their bytes
+ * per run and per file are reported): used_memory less them must be flat.
  *
  *   node scripts/bench/soak.js [--soak-minutes 30] [--rate 10] [--retention-s 10]
  *     [--reconcile-s 2] [--concurrency 16] [--sse-every 4] [--sample-s 10] [--warmup-s S]
@@ -190,22 +191,28 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     // What retention keeps for good per run (README, "Retention"): its id in the tenant's run
     // index and its listing record. Sampled apart, so the rest of used_memory is judged alone.
     const listingKeys = [`${prefix}tenant:bench:listing`, `${prefix}tenant:bench:runs`];
+    // And the size of every file the tenant's tools keep in its workspaces (its quota's ledger,
+    // bounded by max_workspace_files): the fs.write runs' files stay, as a workspace's would.
+    const filesKey = `${prefix}tenant:bench:ws-files`;
     const samples = [];
     const t0 = Date.now();
     const sample = async () => {
-      const [a, w, used, keys, listingBytes, bullEvents] = await Promise.all([
+      const [a, w, used, keys, listingBytes, filesBytes, files, bullEvents] = await Promise.all([
         scrape(`${base}/metrics`, { ...NODE_GAUGES, sse_clients: 'agentyard_sse_clients' }),
         scrape(`http://127.0.0.1:${workerPort}/metrics`, NODE_GAUGES),
         redis.info('memory').then((i) => Number(/used_memory:(\d+)/.exec(i)[1])),
         redis.dbsize(),
         listingKeys.reduce(async (n, k) => (await n) + Number((await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0')) ?? 0), Promise.resolve(0)),
+        redis.call('MEMORY', 'USAGE', filesKey, 'SAMPLES', '0').then((b) => Number(b ?? 0)),
+        redis.hlen(filesKey),
         redis.xlen(`bull:${queueName}:events`),
       ]);
       const pa = procFigures(api.pid);
       const pw = procFigures(worker.pid);
       const s = {
         t: round((Date.now() - t0) / 1000), created: created.size, ended: endedCount(),
-        redis_used_memory: used, redis_listing_bytes: listingBytes, redis_used_memory_less_listing: used - listingBytes,
+        redis_used_memory: used, redis_listing_bytes: listingBytes, redis_ws_files_bytes: filesBytes, workspace_files: files,
+        redis_used_memory_less_kept: used - listingBytes - filesBytes,
         redis_keys: keys, bull_events_stream_len: bullEvents,
       };
       for (const [k, v] of Object.entries({ rss: pa.rss, fds: pa.fds, ...a })) s[`api_${k}`] = v;
@@ -286,10 +293,12 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
 const SERIES = [
   'api_rss', 'api_heap_used', 'api_heap_floor', 'api_fds', 'api_handles', 'api_resources', 'api_sse_clients',
   'worker_rss', 'worker_heap_used', 'worker_heap_floor', 'worker_fds', 'worker_handles', 'worker_resources',
-  'redis_used_memory', 'redis_used_memory_less_listing', 'redis_listing_bytes', 'redis_keys', 'bull_events_stream_len',
+  'redis_used_memory', 'redis_used_memory_less_kept', 'redis_listing_bytes', 'redis_ws_files_bytes', 'redis_keys', 'bull_events_stream_len',
 ];
-// The listing grows by design, one entry per run; used_memory with it grows by as much.
-const BY_DESIGN = ['redis_listing_bytes', 'redis_used_memory'];
+// What Redis keeps for good by design grows: the listing (an entry per run) and the workspace
+// files' ledger (an entry per file kept, up to max_workspace_files); used_memory with them.
+// Everything else, used_memory less these, must be flat.
+const BY_DESIGN = ['redis_listing_bytes', 'redis_ws_files_bytes', 'redis_used_memory'];
 
 /**
  * The verdicts of a soak from its samples (also `--rejudge FILE`: a saved soak judged again by
@@ -330,9 +339,11 @@ function judgeSoak(r) {
     growth_threshold: `${GROWTH_PER_HOUR * 100} % of the series' mean after the warm-up per hour (counts: at least ${COUNT_FLOOR_PER_HOUR} per hour), and above 3 standard errors of the slope`,
     verdict: runsOk && growing.length === 0 ? (inconclusive.length ? 'pass (some series inconclusive: too short or noisy)' : 'pass') : 'FAIL',
     growing,
-    // Judged but not failed on: the listing entry every run keeps (README, "Retention").
+    // Judged but not failed on: what Redis keeps for good by design (BY_DESIGN).
     grows_by_design: BY_DESIGN.filter((k) => series[k].verdict === 'grows'),
     listing_bytes_per_run: round((last.redis_listing_bytes - r.sample_log[0].redis_listing_bytes) / Math.max(1, last.ended), 1),
+    ws_files_ledger_bytes_per_file: round(last.redis_ws_files_bytes / Math.max(1, last.workspace_files), 1),
+    workspace_files_kept: last.workspace_files,
     inconclusive,
     series,
     sample_log: log,
