@@ -202,7 +202,7 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     const samples = [];
     const t0 = Date.now();
     const sample = async () => {
-      const [a, w, used, keys, listingBytes, filesBytes, files, bullEvents] = await Promise.all([
+      const [a, w, used, keys, listingBytes, filesBytes, files, bullEvents, inRetention, oldestDue] = await Promise.all([
         scrape(`${base}/metrics`, { ...NODE_GAUGES, sse_clients: 'agentyard_sse_clients' }),
         scrape(`http://127.0.0.1:${workerPort}/metrics`, NODE_GAUGES),
         redis.info('memory').then((i) => Number(/used_memory:(\d+)/.exec(i)[1])),
@@ -211,6 +211,8 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
         redis.call('MEMORY', 'USAGE', filesKey, 'SAMPLES', '0').then((b) => Number(b ?? 0)),
         redis.hlen(filesKey),
         redis.xlen(`bull:${queueName}:events`),
+        redis.zcard(`${prefix}expiring`),
+        redis.zrange(`${prefix}expiring`, 0, 0, 'WITHSCORES').then((r) => (r.length ? Number(r[1]) : undefined)),
       ]);
       const pa = procFigures(api.pid);
       const pw = procFigures(worker.pid);
@@ -219,6 +221,9 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
         redis_used_memory: used, redis_listing_bytes: listingBytes, redis_ws_files_bytes: filesBytes, workspace_files: files,
         redis_used_memory_less_ledger: used - filesBytes,
         redis_keys: keys, bull_events_stream_len: bullEvents,
+        // Runs archived and waiting for their expiry, and how late the most overdue one is: more
+        // runs kept because expiry lags (a loaded host) is not a leak, and shows here.
+        runs_in_retention: inRetention, expiry_lag_s: oldestDue === undefined ? 0 : round(Math.max(0, Date.now() - oldestDue) / 1000),
       };
       for (const [k, v] of Object.entries({ rss: pa.rss, fds: pa.fds, ...a })) s[`api_${k}`] = v;
       for (const [k, v] of Object.entries({ rss: pw.rss, fds: pw.fds, ...w })) s[`worker_${k}`] = v;
@@ -300,6 +305,7 @@ const SERIES = [
   'api_rss', 'api_heap_used', 'api_heap_floor', 'api_fds', 'api_handles', 'api_resources', 'api_sse_clients',
   'worker_rss', 'worker_heap_used', 'worker_heap_floor', 'worker_fds', 'worker_handles', 'worker_resources',
   'redis_used_memory', 'redis_used_memory_less_ledger', 'redis_listing_bytes', 'redis_ws_files_bytes', 'redis_keys', 'bull_events_stream_len',
+  'runs_in_retention',
 ];
 // What grows by design: the workspace files' ledger (an entry per file the tenant keeps in
 // storage, up to max_workspace_files: the soak's fs.write runs keep their files, as a workspace
