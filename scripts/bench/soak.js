@@ -23,6 +23,9 @@
  *
  *   grows         slope > 10 % of the series' mean per hour (for counts: fds, handles,
  *                 resources, streams, keys, at least 5 per hour) AND slope > 3 standard errors
+ *   stepped       grows by that rule over the whole window, but the second half of the window
+ *                 rises at less than half that 10 %: the series rose and then held (V8 sizing a heap up once),
+ *                 which a line through the whole window also calls growth; not failed on
  *   flat          otherwise, when 3 standard errors fit under that 10 % (the soak could have seen it)
  *   inconclusive  the soak was too short or too noisy to tell 10 %/h from noise
  *
@@ -346,6 +349,7 @@ function judgeSoak(r) {
   );
   const growing = Object.entries(series).filter(([k, x]) => x.verdict === 'grows' && !BY_DESIGN.includes(k)).map(([k]) => k);
   const inconclusive = Object.entries(series).filter(([, x]) => x.verdict === 'inconclusive').map(([k]) => k);
+  const stepped = Object.entries(series).filter(([, x]) => x.verdict === 'stepped').map(([k]) => k);
   const last = r.sample_log.at(-1);
   const runsOk = r.create_failures === 0 && r.runs_not_succeeded === 0 && r.runs_ended.succeeded === r.runs_created;
   const { sample_log: log, ...rest } = r;
@@ -361,6 +365,7 @@ function judgeSoak(r) {
     ws_files_ledger_bytes_per_file: round(last.redis_ws_files_bytes / Math.max(1, last.workspace_files), 1),
     workspace_files_kept: last.workspace_files,
     inconclusive,
+    stepped,
     series,
     sample_log: log,
   };
@@ -369,9 +374,9 @@ function judgeSoak(r) {
 /** One line per series: verdict, slope per hour (± standard error), first -> last. */
 function table(r) {
   const mb = (k, v) => (/rss|heap|memory|bytes/.test(k) && v !== null && v !== undefined ? `${round(v / 2 ** 20)} MB` : `${v}`);
-  const lines = ['| series | verdict | slope / h | ± se / h | threshold / h | first | after warm-up | last |', '|---|---|---|---|---|---|---|---|'];
+  const lines = ['| series | verdict | slope / h | ± se / h | threshold / h | 2nd half / h | first | after warm-up | last |', '|---|---|---|---|---|---|---|---|---|'];
   for (const [k, s] of Object.entries(r.series)) {
-    lines.push(`| ${k} | ${s.verdict} | ${mb(k, s.slope_per_hour)} | ${mb(k, s.slope_se_per_hour)} | ${mb(k, s.threshold_per_hour)} | ${mb(k, s.first)} | ${mb(k, s.first_after_warmup)} | ${mb(k, s.last)} |`);
+    lines.push(`| ${k} | ${s.verdict} | ${mb(k, s.slope_per_hour)} | ${mb(k, s.slope_se_per_hour)} | ${mb(k, s.threshold_per_hour)} | ${mb(k, s.second_half_slope_per_hour)} | ${mb(k, s.first)} | ${mb(k, s.first_after_warmup)} | ${mb(k, s.last)} |`);
   }
   return lines.join('\n');
 }

@@ -35,4 +35,15 @@ describe('soak slope', () => {
     const leak = handles.map((p) => ({ ...p, y: p.y + Math.floor(p.t / 60) }));
     expect(judge(leak, 'y', 180, 5).verdict).toBe('grows');
   });
+
+  it('tells a heap that stepped up once and held from one that keeps climbing', () => {
+    // 200 MB, one step of +30 MB ten minutes in, then level: a line through it rises.
+    const stepped = series(30, 200e6, 0, 5e6).map((p) => ({ ...p, y: p.y + (p.t >= 600 ? 30e6 : 0) }));
+    const j = judge(stepped, 'y', 180);
+    expect(j.slope_per_hour).toBeGreaterThan(j.threshold_per_hour);
+    expect(j.verdict).toBe('stepped');
+    // The same step on top of a 20 %/h climb is still a climb.
+    const climbing = series(30, 200e6, 40e6, 5e6).map((p) => ({ ...p, y: p.y + (p.t >= 600 ? 30e6 : 0) }));
+    expect(judge(climbing, 'y', 180).verdict).toBe('grows');
+  });
 });
