@@ -439,4 +439,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { soak };
+module.exports = { soak, judgeSoak };

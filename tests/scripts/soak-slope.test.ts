@@ -47,3 +47,40 @@ describe('soak slope', () => {
     expect(judge(climbing, 'y', 180).verdict).toBe('grows');
   });
 });
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { judgeSoak } = require('../../scripts/bench/soak');
+
+/** A saved soak of 30 minutes, every series flat unless `vary` says otherwise. */
+function soakRecord(vary: (t: number) => Record<string, number>) {
+  const samples = Array.from({ length: 181 }, (_, i) => {
+    const t = i * 10;
+    const wobble = (i % 6) * 1e5; // a small sawtooth, as GC leaves it
+    return {
+      t, api_rss: 200e6 + wobble, worker_rss: 200e6 + wobble, api_heap_used: 40e6 + wobble, worker_heap_used: 40e6 + wobble,
+      api_heap_old: 20e6 + wobble, worker_heap_old: 20e6 + wobble, api_fds: 28, worker_fds: 28, api_handles: 6, worker_handles: 6,
+      api_resources: 8, worker_resources: 8, api_sse_clients: 1, redis_used_memory: 5e6, redis_used_memory_less_ledger: 5e6,
+      redis_listing_bytes: 9e5, redis_ws_files_bytes: 1e5, workspace_files: 100, redis_keys: 450, bull_events_stream_len: 10_000,
+      runs_in_retention: 100, ...vary(t),
+    };
+  });
+  return {
+    sample_log: samples, samples_under_load: samples.length, minutes: 30, rate_per_s: 10, retention_s: 10, reconcile_s: 2,
+    sample_s: 10, max_listed_runs: 2000, create_failures: 0, runs_not_succeeded: 0, runs_created: 18_000, runs_ended: { succeeded: 18_000 },
+  };
+}
+
+describe('soak verdict', () => {
+  it('passes a young generation that V8 sizes up, and fails a leak into the old generation', () => {
+    // The whole heap's floor climbs (the young generation grows) while the old generation holds.
+    const sized = judgeSoak(soakRecord((t) => ({ api_heap_used: 40e6 + t * 10_000 })));
+    expect(sized.series.api_heap_floor.verdict).toBe('grows');
+    expect(sized.series.api_heap_old_floor.verdict).toBe('flat');
+    expect(sized.verdict.startsWith('pass')).toBe(true);
+    // 5 MB per hour retained into the old generation: a leak, and the soak fails on it.
+    const leak = judgeSoak(soakRecord((t) => ({ api_heap_old: 20e6 + (t * 5e6) / 3600 })));
+    expect(leak.series.api_heap_old_floor.verdict).toBe('grows');
+    expect(leak.growing).toContain('api_heap_old_floor');
+    expect(leak.verdict).toBe('FAIL');
+  });
+});
