@@ -33,10 +33,30 @@ function build(runId: string, id: string, seq: number, ts: string, type: RunEven
   return { ...payload, id, run_id: runId, seq, ts, type };
 }
 
-/** Stream ids are `<ms>-<n>`; compare numerically, not as strings. */
+/**
+ * Stream ids are `<ms>-<n>` (decimal, each up to 2^64 - 1); compares them numerically, not as
+ * strings: negative, zero or positive. Digit by digit, without splitting or parsing: a live event
+ * is compared once per client following the run (1,000 times per event in the fan-out bench),
+ * and exact past 2^53, where Number would round.
+ */
 export function compareIds(a: string, b: string): number {
-  const [am, an] = a.split('-').map(Number) as [number, number];
-  const [bm, bn] = b.split('-').map(Number) as [number, number];
-  return am !== bm ? am - bm : an - bn;
+  if (a === b) return 0;
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  const ea = da < 0 ? a.length : da;
+  const eb = db < 0 ? b.length : db;
+  return compareDigits(a, 0, ea, b, 0, eb) || compareDigits(a, ea + 1, a.length, b, eb + 1, b.length);
+}
+
+/** Compares the decimal numbers a[as, ae) and b[bs, be): leading zeros ignored, empty is 0. */
+function compareDigits(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
+  while (as < ae && a.charCodeAt(as) === 48) as += 1;
+  while (bs < be && b.charCodeAt(bs) === 48) bs += 1;
+  if (ae - as !== be - bs) return ae - as - (be - bs);
+  for (; as < ae; as += 1, bs += 1) {
+    const d = a.charCodeAt(as) - b.charCodeAt(bs);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
