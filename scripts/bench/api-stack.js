@@ -78,4 +78,16 @@ function createApiStack(url) {
   };
 }
 
-module.exports = { createApiStack, benchEnv, TOKEN };
+/**
+ * NODE_OPTIONS for a bench's API process: BENCH_API_PROF=DIR profiles it under --cpu-prof,
+ * BENCH_API_NODE_OPTIONS adds flags of one's own (an experiment: `--trace-gc`, a heap flag).
+ */
+function apiNodeOptions() {
+  const opts = [
+    ...(process.env.BENCH_API_PROF ? [`--cpu-prof --cpu-prof-dir=${process.env.BENCH_API_PROF}`] : []),
+    ...(process.env.BENCH_API_NODE_OPTIONS ? [process.env.BENCH_API_NODE_OPTIONS] : []),
+  ];
+  return opts.length > 0 ? { NODE_OPTIONS: opts.join(' ') } : {};
+}
+
+module.exports = { createApiStack, benchEnv, apiNodeOptions, TOKEN };

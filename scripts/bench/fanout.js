@@ -12,7 +12,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { requireFrom } = require('./support');
 const { cpuMs, stealMeter } = require('./probes');
-const { benchEnv, TOKEN } = require('./api-stack');
+const { benchEnv, apiNodeOptions, TOKEN } = require('./api-stack');
 const { spawnProc, exited, waitHttp } = require('./http');
 
 const apiDir = join(__dirname, '..', '..', 'apps', 'api');
@@ -76,7 +76,7 @@ async function fanoutFigures({ url, clients, events, intervalMs, freePort, clean
   const sent = () => process.hrtime.bigint().toString();
   {
     const port = await freePort();
-    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`, ...(process.env.BENCH_API_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_API_PROF}` } : {}) });
+    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`, ...apiNodeOptions() });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`);

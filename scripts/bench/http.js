@@ -9,7 +9,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { requireFrom } = require('./support');
 const { cpuMs, stealMeter } = require('./probes');
-const { benchEnv, TOKEN } = require('./api-stack');
+const { benchEnv, apiNodeOptions, TOKEN } = require('./api-stack');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -79,7 +79,7 @@ async function createStartFigures({ url, connections, seconds, freePort, cleanup
   const out = {};
   {
     const port = await freePort();
-    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-http-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-http-${tag}`, ...(process.env.BENCH_API_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_API_PROF}` } : {}) });
+    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-http-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-http-${tag}`, ...apiNodeOptions() });
     try {
       await waitHttp(`http://127.0.0.1:${port}/healthz`);
       out.agentyard = await load(api.pid, `http://127.0.0.1:${port}/agent/execute`, { connections, seconds });

@@ -13,6 +13,7 @@
  *     [--profile-dir DIR] (the worker at the middle concurrency under node --cpu-prof) [--out FILE]
  *     [--workspace-dir DIR] (where the drain's worker writes the runs' archives; default the OS temp dir)
  *   env BENCH_API_PROF=DIR profiles the API process of `http` and `fanout` the same way;
+ *   BENCH_API_NODE_OPTIONS adds node flags to that API process (an experiment, e.g. `--trace-gc`);
  *   BENCH_DEBUG=1 makes the SSE load process report its progress and errors.
  *
  * drain     a worker process drains pre-filled single-step runs (first started -> last

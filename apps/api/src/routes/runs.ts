@@ -5,10 +5,12 @@ import { authOf } from '../http/auth';
 import { runIdParam } from '../http/run-id';
 import { streamRun, type RunStreamDeps } from '../sse/run-stream';
 import { createStreamGate } from '../sse/stream-gate';
+import { createSseHeartbeat } from '../sse/heartbeat';
 
 export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   const { store, reader } = deps;
   const r = Router();
+  const heartbeat = createSseHeartbeat(deps.heartbeatMs ?? 15_000);
   const gate = deps.streamLeases && deps.tenantPolicy ? createStreamGate({ leases: deps.streamLeases, limit: (t) => deps.tenantPolicy!(t).max_sse_streams }) : undefined;
 
   r.get('/agent/runs', async (req, res) => {
@@ -39,7 +41,7 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
    * is garbage once the stream is open: the route's frame lives as long as the stream.
    * A run Redis forgot replays from its archive, which ends with `end`; nothing is live.
    */
-  const streamSource = async (tenant: string, runId: string): Promise<Omit<RunStreamDeps, 'metrics' | 'heartbeatMs'>> => {
+  const streamSource = async (tenant: string, runId: string): Promise<Omit<RunStreamDeps, 'metrics' | 'heartbeat'>> => {
     const found = await reader.locate(tenant, runId);
     return found.where === 'redis'
       ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.ended(id)) ?? true }
@@ -58,13 +60,10 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     if (cursor !== undefined && !isEventId(cursor)) {
       throw ValidationError.field(header !== undefined ? 'Last-Event-ID' : 'last_event_id', 'not an event id (e.g. 1700000000000-0)');
     }
-    // Counted against the tenant's max_sse_streams while it is open.
+    // Counted against the tenant's max_sse_streams while it is open. The handler returns once
+    // the stream is open; the lease goes back when it ends (streamRun's onEnd, called once).
     const release = gate ? await gate.enter(tenant) : undefined;
-    try {
-      await streamRun({ ...source, metrics: deps.metrics, heartbeatMs: deps.heartbeatMs ?? 15_000 }, res, runId, cursor);
-    } finally {
-      await release?.();
-    }
+    await streamRun({ ...source, metrics: deps.metrics, heartbeat }, res, runId, cursor, release ? () => void release() : undefined);
   });
 
   return r;

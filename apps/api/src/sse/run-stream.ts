@@ -2,6 +2,7 @@ import type { Response } from 'express';
 import type { RunEvent } from '@agentyard/core';
 import { subscribeRun, type RunHistory, type RunSubscriptionOptions } from '@agentyard/events';
 import type { ApiMetrics } from '@agentyard/observability';
+import type { SseHeartbeat } from './heartbeat';
 
 /**
  * The SSE writer: HTTP around the run subscription of @agentyard/events, which owns the
@@ -14,8 +15,8 @@ import type { ApiMetrics } from '@agentyard/observability';
  *   (after `end` the server closes, and the reconnect it makes is answered 204).
  * - Frames: `id:` the stream entry id, `event:` the type, `data:` the event without its id;
  *   `reset` has no id, so the client's Last-Event-ID stays on the last real event.
- * - A comment heartbeat every `heartbeatMs`; a client that goes away leaves no listener or
- *   timer behind.
+ * - A comment heartbeat (one timer for all streams, see heartbeat.ts); a client that goes
+ *   away leaves no listener behind.
  * Opening the subscription (live subscribe, cursor check) happens before any header, so a
  * Redis outage is still a 503 with an error envelope, not a 200 that closes at once.
  */
@@ -23,7 +24,7 @@ export interface RunStreamDeps {
   history: RunHistory;
   live?: RunSubscriptionOptions['live'];
   metrics: ApiMetrics;
-  heartbeatMs: number;
+  heartbeat: SseHeartbeat;
   /** Whether the run's current `end` event exists (cleared by a retry). */
   ended(runId: string): Promise<boolean>;
 }
@@ -47,7 +48,27 @@ function frameOf(e: RunEvent): string {
 /** The reconnect delay sent as `retry:`: short enough to resume quickly after a drop. */
 export const SSE_RETRY_MS = 1000;
 
-export async function streamRun(deps: RunStreamDeps, res: Response, runId: string, cursor: string | undefined): Promise<void> {
+/**
+ * Node keeps the header block it sent as `res._header` for the response's whole life, and
+ * builds it by concatenation: a rope of about 80 pieces (every name, value and separator of
+ * helmet's, the rate limit's and the stream's headers), 2.6 KB per open stream in a heap
+ * snapshot. The same text as one flat string is about a third of that. Headers are latin1 on
+ * the wire, so the round trip through a Buffer is exact.
+ */
+function flattenSentHeader(res: Response): void {
+  const out = res as unknown as { _header?: unknown };
+  if (typeof out._header === 'string') out._header = Buffer.from(out._header, 'latin1').toString('latin1');
+}
+
+/**
+ * Answers a stream request: 204 after the end, or the stream's headers and then events until
+ * the run ends or the client goes. Resolves as soon as the stream is open, not when it ends:
+ * nothing of the request's handling (the route's frame, Express's `next` closures) stays
+ * suspended for a stream's life, only the subscription and its sink. `onEnd` runs once when
+ * the stream is over, however it ends, including when opening it throws (Redis down: the
+ * error handler's 503).
+ */
+export async function streamRun(deps: RunStreamDeps, res: Response, runId: string, cursor: string | undefined, onEnd: () => void = () => undefined): Promise<void> {
   // `res` (not `req`) reports the socket closing for a response still being written.
   let gone = false;
   let onGone = () => undefined as void;
@@ -56,20 +77,29 @@ export async function streamRun(deps: RunStreamDeps, res: Response, runId: strin
     onGone();
   });
 
-  const opened = await subscribeRun({
-    runId,
-    ...(cursor !== undefined ? { cursor } : {}),
-    history: deps.history,
-    ...(deps.live ? { live: deps.live } : {}),
-    ended: () => deps.ended(runId),
-  });
+  let opened: Awaited<ReturnType<typeof subscribeRun>>;
+  try {
+    opened = await subscribeRun({
+      runId,
+      ...(cursor !== undefined ? { cursor } : {}),
+      history: deps.history,
+      ...(deps.live ? { live: deps.live } : {}),
+      ended: () => deps.ended(runId),
+    });
+  } catch (err) {
+    onEnd();
+    throw err;
+  }
   if (opened.state === 'after_end') {
     deps.metrics.sseStreams.inc({ outcome: 'after_end' });
     res.status(204).end();
-    return;
+    return onEnd();
   }
   const sub = opened.subscription;
-  if (gone) return sub.close();
+  if (gone) {
+    sub.close();
+    return onEnd();
+  }
   onGone = () => sub.close();
 
   res.writeHead(200, {
@@ -79,20 +109,26 @@ export async function streamRun(deps: RunStreamDeps, res: Response, runId: strin
     'X-Accel-Buffering': 'no',
   });
   res.write(`retry: ${SSE_RETRY_MS}\n\n`);
+  flattenSentHeader(res);
   deps.metrics.sseClients.inc();
-  const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), deps.heartbeatMs);
+  deps.heartbeat.add(res);
 
-  const outcome = await sub.start({
-    event(e: RunEvent) {
-      res.write(frameOf(e));
-    },
-    reset(notice) {
-      res.write(`event: reset\ndata: ${JSON.stringify(notice)}\n\n`);
-      deps.metrics.sseStreams.inc({ outcome: 'reset' });
-    },
-  });
-  clearInterval(heartbeat);
-  deps.metrics.sseClients.dec();
-  deps.metrics.sseStreams.inc({ outcome: outcome === 'closed' ? 'client_closed' : outcome });
-  if (!res.writableEnded) res.end();
+  const { metrics, heartbeat } = deps;
+  void sub
+    .start({
+      event(e: RunEvent) {
+        res.write(frameOf(e));
+      },
+      reset(notice) {
+        res.write(`event: reset\ndata: ${JSON.stringify(notice)}\n\n`);
+        metrics.sseStreams.inc({ outcome: 'reset' });
+      },
+    })
+    .then((outcome) => {
+      heartbeat.remove(res);
+      metrics.sseClients.dec();
+      metrics.sseStreams.inc({ outcome: outcome === 'closed' ? 'client_closed' : outcome });
+      if (!res.writableEnded) res.end();
+      onEnd();
+    });
 }
