@@ -10,7 +10,7 @@
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { requireFrom } = require('./support');
+const { requireFrom, apiEntry } = require('./support');
 const { cpuMs, stealMeter } = require('./probes');
 const { benchEnv, apiNodeOptions, TOKEN } = require('./api-stack');
 const { spawnProc, exited, waitHttp } = require('./http');
@@ -76,7 +76,7 @@ async function fanoutFigures({ url, clients, events, intervalMs, freePort, clean
   const sent = () => process.hrtime.bigint().toString();
   {
     const port = await freePort();
-    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`, ...apiNodeOptions() });
+    const api = spawnProc(apiEntry(), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`, ...apiNodeOptions() });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`);

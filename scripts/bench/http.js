@@ -7,7 +7,7 @@
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { requireFrom } = require('./support');
+const { requireFrom, apiEntry } = require('./support');
 const { cpuMs, stealMeter } = require('./probes');
 const { benchEnv, apiNodeOptions, TOKEN } = require('./api-stack');
 
@@ -15,8 +15,9 @@ const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
 const BODY = JSON.stringify({ action: 'create', start: true, steps: [{ tool: 'log', args: { message: 'hi' } }] });
 
+/** `script` is a path, or node flags and then the path (apiEntry()). */
 function spawnProc(script, env, stdio = ['ignore', 'ignore', 'inherit', 'ipc']) {
-  return spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, stdio });
+  return spawn(process.execPath, [].concat(script), { env: { PATH: process.env.PATH, ...env }, stdio });
 }
 const exited = (child) => (child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)));
 
@@ -79,7 +80,7 @@ async function createStartFigures({ url, connections, seconds, freePort, cleanup
   const out = {};
   {
     const port = await freePort();
-    const api = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, `ay-http-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-http-${tag}`, ...apiNodeOptions() });
+    const api = spawnProc(apiEntry(), { ...benchEnv(url, prefix, `ay-http-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-http-${tag}`, ...apiNodeOptions() });
     try {
       await waitHttp(`http://127.0.0.1:${port}/healthz`);
       out.agentyard = await load(api.pid, `http://127.0.0.1:${port}/agent/execute`, { connections, seconds });

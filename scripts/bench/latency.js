@@ -8,7 +8,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
-const { requireFrom, percentile, benchTenantsFile } = require('./support');
+const { requireFrom, percentile, benchTenantsFile, apiEntry } = require('./support');
 const { spawnProc, exited, waitHttp } = require('./http');
 const { benchEnv, TOKEN } = require('./api-stack');
 
@@ -49,7 +49,7 @@ async function latencyFigures({ url, samples, stack, freePort }) {
   const queueName = `ay-lat-${tag}`;
   const dir = mkdtempSync(join(tmpdir(), 'ay-bench-lat-'));
   const port = await freePort();
-  const apiProc = spawnProc(join(apiDir, 'dist', 'main.js'), { ...benchEnv(url, prefix, queueName), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: dir });
+  const apiProc = spawnProc(apiEntry(), { ...benchEnv(url, prefix, queueName), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: dir });
   const base = `http://127.0.0.1:${port}`;
   const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
   const api = {

@@ -51,7 +51,7 @@ const { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync } = requir
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { startRedis, stopRedis, requireFrom, spawnNode, stopChild, freePort, benchTenantsFile } = require('./support');
+const { startRedis, stopRedis, requireFrom, spawnNode, stopChild, freePort, benchTenantsFile, apiEntry } = require('./support');
 const { benchEnv } = require('./api-stack');
 const { loadAvg } = require('./probes');
 const { judge, round, GROWTH_PER_HOUR } = require('./slope');
@@ -166,7 +166,7 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
   const apiPort = await freePort();
   const workerPort = await freePort();
   const retention = { RUN_RETENTION_S: String(retentionS) };
-  const api = spawnNode(join(apiDir, 'dist', 'main.js'), {
+  const api = spawnNode(apiEntry(), {
     ...benchEnv(url, prefix, queueName, retention), API_PORT: String(apiPort), WORKSPACE_DIR: dir, LOG_LEVEL: 'warn',
   });
   const worker = spawnNode(join(root, 'apps', 'worker', 'dist', 'main.js'), {

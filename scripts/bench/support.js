@@ -83,8 +83,22 @@ async function collectEnds(Redis, url, prefix) {
   };
 }
 
+/** `script` is a path, or node flags and then the path (apiEntry()). */
 function spawnNode(script, env) {
-  return spawn(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, [].concat(script), { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * The API's entry point with the node flags it ships with (apps/api/package.json
+ * `agentyard.nodeFlags`, the same ones the Dockerfile and scripts/dev pass), so the bench and
+ * the drills measure the API as deployed. BENCH_API_NODE_FLAGS replaces them for an A/B
+ * (`BENCH_API_NODE_FLAGS= ` runs the API with V8's defaults).
+ */
+function apiEntry() {
+  const apiDir = join(__dirname, '..', '..', 'apps', 'api');
+  const override = process.env.BENCH_API_NODE_FLAGS;
+  const flags = override !== undefined ? override.split(/\s+/).filter(Boolean) : require(join(apiDir, 'package.json')).agentyard.nodeFlags;
+  return [...flags, join(apiDir, 'dist', 'main.js')];
 }
 
 function stopChild(child) {
@@ -109,4 +123,5 @@ function benchTenantsFile(dir = require('node:os').tmpdir(), extra = {}) {
   return path;
 }
 
-module.exports = { freePort, requireFrom, startRedis, stopRedis, pool, percentile, collectEnds, spawnNode, stopChild, benchTenantsFile };
+module.exports = {
+  apiEntry, freePort, requireFrom, startRedis, stopRedis, pool, percentile, collectEnds, spawnNode, stopChild, benchTenantsFile };

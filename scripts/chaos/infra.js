@@ -12,7 +12,7 @@
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { start, freePort, waitFor } = require('./procs');
-const { requireFrom } = require('../bench/support');
+const { requireFrom, apiEntry } = require('../bench/support');
 
 const root = join(__dirname, '..', '..');
 const Redis = requireFrom(join(root, 'apps', 'api'), 'ioredis');
@@ -144,7 +144,7 @@ function appEnv({ redisEnv, s3node, prefix, queue, token, extra }) {
 
 async function api(tmp, env) {
   const port = await freePort();
-  const proc = start('api', process.execPath, [join(root, 'apps', 'api', 'dist', 'main.js')], { env: { ...env, API_PORT: String(port), API_DRAIN_S: '1' }, logFile: join(tmp, 'api.log') });
+  const proc = start('api', process.execPath, apiEntry(), { env: { ...env, API_PORT: String(port), API_DRAIN_S: '1' }, logFile: join(tmp, 'api.log') });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, label: 'the API to be ready (see api.log)' });
   return { url, proc };
