@@ -1,7 +1,8 @@
 /**
- * start -> first SSE event: a client follows a created run's stream, then starts it; timed to
- * the first event after the start (`queued`, written by the start itself) and to the first
- * event of the worker (`running`). The API and the worker run as processes of their own.
+ * start -> first SSE event: a client follows a created run's stream, then starts it; timed from
+ * sending the start to the first event after it reaching the stream (`queued`, written by the
+ * start itself; the POST's answer may come later) and to the first event of the worker
+ * (`running`). The API and the worker run as processes of their own.
  * Against raw BullMQ: add -> a no-op worker process's processor starts (IPC report).
  */
 const { join } = require('node:path');
@@ -71,7 +72,9 @@ async function latencyFigures({ url, samples, stack, freePort }) {
       const next = sseReader(res);
       await next(); // the replayed `created` event: the stream is live now
       const t0 = performance.now();
-      await api.post({ action: 'start', run_id: created.run_id });
+      // The event is timed when it reaches the stream, not after the POST's own response
+      // (the start's answer leaves after the queue add, which the event does not wait for).
+      const started = api.post({ action: 'start', run_id: created.run_id });
       let q;
       for (;;) {
         const ev = await next();
@@ -82,6 +85,8 @@ async function latencyFigures({ url, samples, stack, freePort }) {
           break;
         }
       }
+      const answer = await started;
+      if (answer.status !== 'queued' && answer.status !== 'running' && answer.status !== 'succeeded') throw new Error(`start answered ${JSON.stringify(answer)}`);
       ctl.abort();
     }
   } finally {
