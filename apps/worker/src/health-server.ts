@@ -1,9 +1,28 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from '@agentyard/observability';
+import type { Duplex } from 'node:stream';
+import { answerClientError, type Registry } from '@agentyard/observability';
+
+/** Probes and scrapes send a line and a few headers; anything larger is refused with 431. */
+const MAX_HEADER_BYTES = 8 * 1024;
+
+/**
+ * On every answer. Written out rather than helmet's: the port serves three machine-read
+ * endpoints, never a page, so what matters is that a browser pointed at it can neither sniff,
+ * run, frame nor cache anything, and that nothing leaks through a referrer.
+ */
+const HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+};
 
 /**
  * The worker serves no API, only what operators and Kubernetes probe: /healthz (answers
- * while the event loop turns), /readyz (Redis and the workspace answer) and /metrics.
+ * while the event loop turns), /readyz (Redis and the workspace answer) and /metrics, to GET
+ * and HEAD (anything else is 405). Errors carry the API's JSON envelope, including the ones
+ * Node's parser answers itself (a malformed request, oversized headers).
  */
 export function createHealthServer(opts: {
   registry: Registry;
@@ -14,12 +33,15 @@ export function createHealthServer(opts: {
   /** Informational state shown on /readyz that does not decide readiness (breakers). */
   details?: () => Record<string, unknown>;
 }): Server {
-  return createServer((req, res) => {
-    const send = (status: number, body: unknown, type = 'application/json') => {
-      res.writeHead(status, { 'Content-Type': type });
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    const send = (status: number, body: unknown, type = 'application/json', extra: Record<string, string> = {}) => {
+      res.writeHead(status, { ...HEADERS, 'Content-Type': type, ...extra });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return send(405, { error: { code: 'method_not_allowed', message: `${req.method} is not served here; the health port answers GET and HEAD` } }, 'application/json', { Allow: 'GET, HEAD' });
+    }
     if (path === '/healthz') {
       if (opts.live && !opts.live()) return send(503, { status: 'unhealthy', reason: 'heartbeats to Redis have stopped succeeding', version: opts.version });
       return send(200, { status: 'ok', version: opts.version });
@@ -42,6 +64,8 @@ export function createHealthServer(opts: {
       );
       return;
     }
-    send(404, { error: { code: 'not_found', message: `${req.method} ${path} not found` } });
+    send(404, { error: { code: 'not_found', message: `${req.method} ${path} not found; the health port serves /healthz, /readyz and /metrics` } });
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, MAX_HEADER_BYTES, ''));
+  return server;
 }

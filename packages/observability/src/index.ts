@@ -2,3 +2,4 @@ export * from './logger';
 export * from './metrics';
 export { Gauge } from 'prom-client';
 export * from './listen';
+export * from './client-error';

@@ -1,5 +1,6 @@
-import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { answerClientError } from '@agentyard/observability';
 
 /**
  * The API's http.Server. Node's HTTP parser answers some requests before Express sees them
@@ -7,43 +8,11 @@ import type { Duplex } from 'node:stream';
  * default with an empty body. Here those answers carry the same JSON envelope as every other
  * error, so a client (or its log) learns which limit it hit.
  *
- * Contract of the clientError handler: a socket that can still be written to gets exactly one
- * complete HTTP/1.1 response (400, 408, 413 or 431) with `Connection: close`, then is ended; a socket
- * already reset or mid-response is destroyed without a write. Nothing of the request is echoed.
+ * The clientError handler (answerClientError, shared with the worker's health port) is
+ * described where it lives, in @agentyard/observability.
  */
 export function createApiServer(app: RequestListener, opts: { maxHeaderBytes: number }): Server {
   const server = createServer({ maxHeaderSize: opts.maxHeaderBytes }, app);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, opts.maxHeaderBytes));
   return server;
-}
-
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, maxHeaderBytes: number): void {
-  // A response already under way (its headers sent) cannot get a second one; a reset peer hears nothing.
-  const busy = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-  if (err.code === 'ECONNRESET' || !socket.writable || busy) {
-    socket.destroy();
-    return;
-  }
-  const { status, code, message } = describe(err.code, maxHeaderBytes);
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-function describe(code: string | undefined, maxHeaderBytes: number): { status: number; code: string; message: string } {
-  switch (code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'headers_too_large', message: `request line and headers are larger than the limit of ${maxHeaderBytes} bytes (API_MAX_HEADER_BYTES)` };
-    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      // Node's own default answer to it is 413 too.
-      return { status: 413, code: 'payload_too_large', message: 'chunk extensions of the body are larger than the HTTP parser allows' };
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-    case 'ERR_HTTP_HEADERS_TIMEOUT':
-      return { status: 408, code: 'request_timeout', message: 'the request did not arrive in time' };
-    default:
-      // Parser codes (HPE_INVALID_METHOD, HPE_INVALID_HEADER_TOKEN, ...) are Node's, stable and safe to name.
-      return { status: 400, code: 'invalid_request', message: `the HTTP request could not be parsed${code?.startsWith('HPE_') ? ` (${code})` : ''}` };
-  }
 }
