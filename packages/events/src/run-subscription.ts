@@ -78,102 +78,129 @@ export async function resumesAfterEnd(opts: Pick<RunSubscriptionOptions, 'runId'
  */
 export async function subscribeRun(opts: RunSubscriptionOptions): Promise<RunSubscribeResult> {
   if (await resumesAfterEnd(opts)) return { state: 'after_end' };
-  const { runId, history, live } = opts;
-  const pageSize = opts.pageSize ?? 500;
-
-  let sink: RunSink | undefined;
-  let lastId = opts.cursor;
-  // Live events wait here while history is being read; null while live events flow straight.
-  let buffer: RunEvent[] | null = [];
-  // The last event delivered was an `end`: final unless more follows in this catch-up.
-  let endLast = false;
-  let outcome: RunStreamOutcome | undefined;
-  let settle!: (o: RunStreamOutcome) => void;
-  const done = new Promise<RunStreamOutcome>((resolve) => (settle = resolve));
-  let unsubscribe: (() => void) | undefined;
-
-  const finish = (o: RunStreamOutcome) => {
-    if (outcome) return;
-    outcome = o;
-    unsubscribe?.();
-    settle(o);
-  };
-
-  const deliver = (e: RunEvent) => {
-    if (outcome || !sink) return;
-    if (lastId !== undefined && compareIds(e.id, lastId) <= 0) return;
-    lastId = e.id;
-    sink.event(e);
-    endLast = e.type === 'end';
-    // Live, nothing is queued behind it; during a catch-up, the catch-up decides at its end.
-    if (endLast && buffer === null) finish('ended');
-  };
-
-  let queuedSyncs = 0;
-  const catchUp = async () => {
-    if (outcome) return;
-    buffer = buffer ?? [];
-    for (;;) {
-      const page = await history.read(runId, { ...(lastId !== undefined ? { after: lastId } : {}), limit: pageSize });
-      for (const e of page) deliver(e);
-      if (outcome || page.length < pageSize) break;
-    }
-    if (queuedSyncs > 0 || outcome) return;
-    // Synchronous from here: no live event can slip in between the flush and `buffer = null`.
-    for (const e of buffer) deliver(e);
-    buffer = null;
-    if (endLast) finish('ended');
-  };
-  // Catch-ups wait for start(): the sink exists and the reset notice went first.
-  let started!: () => void;
-  let syncing = new Promise<void>((resolve) => (started = resolve));
-  const resync = () => {
-    if (outcome) return;
-    queuedSyncs += 1;
-    buffer = buffer ?? [];
-    syncing = syncing
-      .then(() => {
-        queuedSyncs -= 1;
-        return catchUp();
-      })
-      .catch(() => finish('error')); // the client resumes from the last id it got and loses nothing
-  };
-
-  if (live) unsubscribe = await live.subscribe(runId, (e) => (buffer ? buffer.push(e) : deliver(e)), resync);
-  let reset = false;
+  const sub = new OpenRunSubscription(opts);
+  if (opts.live) sub.unsubscribe = await opts.live.subscribe(opts.runId, sub.onLive, sub.onResync);
   try {
-    if (opts.cursor !== undefined && (await history.isExpired(runId, opts.cursor))) {
-      reset = true;
-      lastId = undefined;
+    if (opts.cursor !== undefined && (await opts.history.isExpired(opts.runId, opts.cursor))) {
+      sub.reset = true;
+      sub.lastId = undefined;
     }
   } catch (err) {
-    unsubscribe?.();
+    sub.unsubscribe?.();
     throw err;
   }
+  return { state: 'open', subscription: sub };
+}
 
-  const subscription: RunSubscription = {
-    start(s) {
-      if (sink) throw new Error('a run subscription starts once');
-      sink = s;
-      if (outcome) return done;
-      if (reset) s.reset({ run_id: runId, type: 'reset', reason: 'cursor is older than the retained history; replaying from the oldest event' });
-      resync();
-      started();
-      void (async () => {
-        await syncing;
-        if (outcome) return;
-        if (!live) return finish('ended');
-        // The run ended before or during the first read: `end` and everything before it are
-        // in history by now (one script writes both), so read what is left and stop.
-        if (await opts.ended()) {
-          resync();
-          await syncing;
-          finish('ended');
-        }
-      })().catch(() => finish('error'));
-      return done;
-    },
-    close: () => finish('closed'),
+/**
+ * The open subscription's state as one object with its steps as methods: a stream stays open
+ * for minutes or hours, and a server holds thousands, so what one keeps matters. (It was a
+ * dozen closures over one context, about 1 KB per stream; now one object and two bound
+ * callbacks for the live side.)
+ */
+class OpenRunSubscription implements RunSubscription {
+  lastId: string | undefined;
+  reset = false;
+  unsubscribe: (() => void) | undefined;
+  private sink: RunSink | undefined;
+  // Live events wait here while history is being read; null while live events flow straight.
+  private buffer: RunEvent[] | null = [];
+  // The last event delivered was an `end`: final unless more follows in this catch-up.
+  private endLast = false;
+  private outcome: RunStreamOutcome | undefined;
+  private settle!: (o: RunStreamOutcome) => void;
+  private readonly done: Promise<RunStreamOutcome>;
+  private queuedSyncs = 0;
+  // Catch-ups wait for start(): the sink exists and the reset notice went first.
+  private started!: () => void;
+  private syncing: Promise<void>;
+
+  constructor(private readonly opts: RunSubscriptionOptions) {
+    this.lastId = opts.cursor;
+    this.done = new Promise<RunStreamOutcome>((resolve) => (this.settle = resolve));
+    this.syncing = new Promise<void>((resolve) => (this.started = resolve));
+  }
+
+  /** The live side's listener: buffered while history is read, delivered straight after. */
+  readonly onLive = (e: RunEvent): void => {
+    if (this.buffer) this.buffer.push(e);
+    else this.deliver(e);
   };
-  return { state: 'open', subscription };
+
+  /** The live side lost events (its connection dropped): catch up from history. */
+  readonly onResync = (): void => this.resync();
+
+  start(s: RunSink): Promise<RunStreamOutcome> {
+    if (this.sink) throw new Error('a run subscription starts once');
+    this.sink = s;
+    if (this.outcome) return this.done;
+    if (this.reset) s.reset({ run_id: this.opts.runId, type: 'reset', reason: 'cursor is older than the retained history; replaying from the oldest event' });
+    this.resync();
+    this.started();
+    this.afterFirstSync().catch(() => this.finish('error'));
+    return this.done;
+  }
+
+  close(): void {
+    this.finish('closed');
+  }
+
+  private async afterFirstSync(): Promise<void> {
+    await this.syncing;
+    if (this.outcome) return;
+    if (!this.opts.live) return this.finish('ended');
+    // The run ended before or during the first read: `end` and everything before it are
+    // in history by now (one script writes both), so read what is left and stop.
+    if (await this.opts.ended()) {
+      this.resync();
+      await this.syncing;
+      this.finish('ended');
+    }
+  }
+
+  private finish(o: RunStreamOutcome): void {
+    if (this.outcome) return;
+    this.outcome = o;
+    this.unsubscribe?.();
+    this.settle(o);
+  }
+
+  private deliver(e: RunEvent): void {
+    if (this.outcome || !this.sink) return;
+    if (this.lastId !== undefined && compareIds(e.id, this.lastId) <= 0) return;
+    this.lastId = e.id;
+    this.sink.event(e);
+    this.endLast = e.type === 'end';
+    // Live, nothing is queued behind it; during a catch-up, the catch-up decides at its end.
+    if (this.endLast && this.buffer === null) this.finish('ended');
+  }
+
+  private resync(): void {
+    if (this.outcome) return;
+    this.queuedSyncs += 1;
+    this.buffer = this.buffer ?? [];
+    this.syncing = this.syncing
+      .then(() => {
+        this.queuedSyncs -= 1;
+        return this.catchUp();
+      })
+      .catch(() => this.finish('error')); // the client resumes from the last id it got and loses nothing
+  }
+
+  private async catchUp(): Promise<void> {
+    if (this.outcome) return;
+    this.buffer = this.buffer ?? [];
+    const { runId, history } = this.opts;
+    const pageSize = this.opts.pageSize ?? 500;
+    for (;;) {
+      const page = await history.read(runId, { ...(this.lastId !== undefined ? { after: this.lastId } : {}), limit: pageSize });
+      for (const e of page) this.deliver(e);
+      if (this.outcome || page.length < pageSize) break;
+    }
+    if (this.queuedSyncs > 0 || this.outcome) return;
+    // Synchronous from here: no live event can slip in between the flush and `buffer = null`.
+    for (const e of this.buffer) this.deliver(e);
+    this.buffer = null;
+    if (this.endLast) this.finish('ended');
+  }
 }
