@@ -3,7 +3,7 @@
  * Soak (issue 11): a steady rate of runs for a fixed time (30 minutes by default) with a short
  * RUN_RETENTION_S, on a private stack: its own redis-server, the API and one worker, each its
  * own process from the build (so their RSS, handles and fds are theirs alone), sharing an fs
- * workspace. Every --sample-s (10 s) it samples:
+ * workspace. Every --sample-s (10 s on average; see sampleDelayMs) it samples:
  *
  *   api / worker  RSS (VmRSS of /proc/<pid>/status), open fds (/proc/<pid>/fd), V8 heap used and
  *                 its old generation (old and large-object spaces: what survived scavenges),
@@ -57,6 +57,18 @@ const { loadAvg } = require('./probes');
 const { judge, round, GROWTH_PER_HOUR } = require('./slope');
 
 const COUNT_FLOOR_PER_HOUR = 5;
+
+/**
+ * The wait before the next sample: uniform in 0.5-1.5 x --sample-s. A fixed 10 s is a multiple
+ * of the reconciler's 2 s and of the 0.1 s between creates, so every sample saw the expiry
+ * sawtooth (runs past their retention pile up between two reconciler passes: 0-20 runs here,
+ * about 4 keys each) at one phase: a 8-minute soak read exactly 102 runs in retention in every
+ * sample, and an hour's slow drift of that phase (the worker's timer against ours) read as
+ * +28 runs and +109 keys per hour. Random phases turn the sawtooth into noise around its mean.
+ */
+function sampleDelayMs(sampleS, random = Math.random) {
+  return sampleS * 1000 * (0.5 + random());
+}
 const BULL_EVENTS_CAP = 10_000;
 
 const root = join(__dirname, '..', '..');
@@ -245,7 +257,14 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     };
     await sample();
     let sampling = Promise.resolve();
-    const timer = setInterval(() => (sampling = sampling.then(sample)), sampleS * 1000);
+    let timer;
+    const schedule = () => {
+      timer = setTimeout(() => {
+        sampling = sampling.then(sample);
+        schedule();
+      }, sampleDelayMs(sampleS));
+    };
+    schedule();
 
     // Steady rate: run i is due at t0 + i / rate, whatever the answers take.
     const durationMs = minutes * 60_000;
@@ -279,7 +298,7 @@ async function soak({ minutes, rate, retentionS, reconcileS, concurrency, sseEve
     await Promise.all(inflight);
     const drainT0 = Date.now();
     while (endedCount() < created.size && Date.now() - drainT0 < 120_000) await new Promise((r) => setTimeout(r, 200));
-    clearInterval(timer);
+    clearTimeout(timer);
     await sampling;
     await sample();
 
@@ -346,7 +365,7 @@ function judgeSoak(r) {
   // retention), then stays there: the warm-up waits for that too.
   const listed = r.max_listed_runs ? r.max_listed_runs / r.rate_per_s + 2 * r.retention_s + 4 * r.reconcile_s : 0;
   const warm = r.warmup_s_requested ?? Math.max(60, 3 * r.retention_s, r.minutes * 6, capped ? capped.t + r.sample_s : 0, listed);
-  // The heap's floor: the least heap used of each minute (6 samples), what survived the GCs of
+  // The heap's floor: the least heap used of each minute (6 samples, a minute on average), what survived the GCs of
   // that minute. The raw samples swing by tens of MB with the collector; a leak lifts the floor.
   const floors = [];
   for (let i = 0; i + 6 <= samples.length; i += 6) {
@@ -383,6 +402,9 @@ function judgeSoak(r) {
     listing_bytes_per_listed_run: r.max_listed_runs ? round(last.redis_listing_bytes / r.max_listed_runs, 1) : undefined,
     ws_files_ledger_bytes_per_file: round(last.redis_ws_files_bytes / Math.max(1, last.workspace_files), 1),
     workspace_files_kept: last.workspace_files,
+    // How late the most overdue run was (a reconciler pass every reconcile_s expires what is
+    // due): bounded by about reconcile_s while expiry keeps up, growing when it falls behind.
+    expiry_lag_s_max: Math.max(0, ...samples.filter((x) => x.t >= warm).map((x) => x.expiry_lag_s ?? 0)),
     inconclusive,
     stepped,
     series,
