@@ -13,7 +13,7 @@ const flags: string[] = JSON.parse(read('apps/api/package.json')).agentyard.node
  */
 describe("the API's node flags", () => {
   it('cap the young generation', () => {
-    expect(flags).toContain('--max-semi-space-size=16');
+    expect(flags).toContain('--max-semi-space-size=8');
   });
 
   it('are passed by every launcher of the API', () => {

@@ -7,6 +7,7 @@ import { createStreamAuth, createStreamTickets } from './http/stream-ticket';
 import { streamTokenRouter } from './routes/stream-token';
 import { createErrorHandler, notFoundRoute } from './http/error-handler';
 import { bodyGuard, DEFAULT_STEP_ARGS_BYTES, edgeHeaders } from './http/edge';
+import { limitedAuth } from './http/rate-limit';
 import { createRunCommands } from './run-commands';
 import { adminRouter, catalogRouter } from './routes/catalog';
 import { executeRouter } from './routes/execute';
@@ -41,22 +42,10 @@ export function buildApp(deps: ApiDeps): Express {
 
   const json = express.json({ limit: deps.bodyLimit ?? '4mb', strict: false });
   // The SSE route takes its own auth (a query token is allowed there); every other
-  // /agent route needs the Authorization header.
-  // Every authenticated request then counts against its tenant's rate limit. An address that
-  // spent its failed-auth budget gets that 429 instead, whatever auth decided. Once auth
-  // decided, one script counts the tenant and reads the address's failures (the tenant limit
-  // does both when it is on); a refused credential only has its address's failures read.
-  const limited = (authenticate: RequestHandler): RequestHandler => {
-    const limit = deps.rateLimit;
-    const failures = deps.authFailureLimit;
-    return (req, res, next) =>
-      authenticate(req, res, (err?: unknown) => {
-        if (!err && limit) return limit(req, res, next);
-        const verdict = failures?.verdict(res);
-        if (!verdict) return next(err);
-        void verdict.then((blocked) => next(blocked ?? err));
-      });
-  };
+  // /agent route needs the Authorization header. Every authenticated request then counts
+  // against its tenant's rate limit, and failed ones against their address (limitedAuth).
+  const limits = { rateLimit: deps.rateLimit, authFailureLimit: deps.authFailureLimit };
+  const limited = (authenticate: RequestHandler): RequestHandler => limitedAuth(authenticate, limits);
   // Failed authentications are limited per address: its key is found before any credential is
   // checked, and its 401s counted as they end.
   if (deps.authFailureLimit) app.use(AUTHENTICATED, deps.authFailureLimit.middleware);
@@ -86,12 +75,15 @@ const AUTHENTICATED = ['/agent', '/admin', '/v1'];
 const isSse = (path: string) => /^\/logs\/[^/]+\/stream\/?$/.test(path);
 
 function httpMetrics(deps: ApiDeps): RequestHandler {
+  const { httpDuration, httpRequests } = deps.metrics;
   return (req, res, next) => {
-    const end = deps.metrics.httpDuration.startTimer();
+    // A start time rather than prom-client's startTimer(), whose closure would be held by the
+    // response as long as it lives: hours for an SSE stream.
+    const started = performance.now();
     res.on('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      deps.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
-      end({ route, method: req.method });
+      httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+      httpDuration.observe({ route, method: req.method }, (performance.now() - started) / 1000);
     });
     next();
   };

@@ -117,11 +117,12 @@ export function createRunCommands(deps: Deps) {
       const start = req.start === true;
       // A keyless create+start adds its job without waiting for the create script: both
       // commands go to Redis on the one connection the store and the queue share (compose.ts),
-      // the script first, so Redis runs it before the add, and ioredis sends both in one
-      // write: one round trip fewer per request. The script can still refuse (queue_full):
-      // the job, whose run then does not exist, is removed before the refusal is answered (a
-      // worker that took it meanwhile finds no run and skips it). With an Idempotency-Key the
-      // create may answer with an earlier run, so its job is added once the script said it is new.
+      // the script first, so Redis runs it before the add, and ioredis sends both at once
+      // (neither waits for the other's answer): one round trip fewer per request. The script
+      // can still refuse (queue_full): the job, whose run then does not exist, is removed
+      // before the refusal is answered (a worker that took it meanwhile finds no run and skips
+      // it). With an Idempotency-Key the create may answer with an earlier run, so its job is
+      // added once the script said it is new.
       const created = store.create(
         {
           id,
@@ -162,7 +163,7 @@ export function createRunCommands(deps: Deps) {
 
     async start(tenant: string, runId: string): Promise<CommandResult> {
       // The start script checks the tenant itself, so it goes out right behind the read of the
-      // run, in the same auto-pipelined round trip, instead of after it: a created run's
+      // run, in the same round trip (sent before the read is answered), instead of after it: a created run's
       // `queued` event (the first an SSE client sees) is out a round trip sooner. Redis runs
       // them in order, so the read sees the run as it was before; for any run but a created
       // one of this tenant the script refuses and changes nothing, and the read decides.

@@ -51,18 +51,23 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
  * the API keys, compared in constant time on SHA-256 digests so neither value nor length leaks.
  */
 export function createAuthenticator(opts: { apiKeys: readonly ApiKey[]; jwt?: JwtSettings; fetchJwks?: JWTVerifyGetKey }): Authenticator {
-  const table = opts.apiKeys.map((k) => ({ key: k, digest: Buffer.from(k.sha256, 'hex') }));
+  // One principal per key, built once: every request (and every open SSE stream, for its
+  // whole life, in res.locals) shares it instead of holding a subject string and a Set of its own.
+  const table = opts.apiKeys.map((k) => ({
+    digest: Buffer.from(k.sha256, 'hex'),
+    principal: Object.freeze<Principal>({
+      tenant: k.tenant,
+      subject: `apikey:${k.tenant}:${k.sha256.slice(0, 8)}`,
+      scopes: new Set<Scope>(k.admin ? [...API_KEY_SCOPES, 'admin'] : API_KEY_SCOPES),
+    }),
+  }));
   const jwt = opts.jwt ? createJwtVerifier(opts.jwt) : undefined;
   const byKey = (token: string): Principal => {
     const d = sha256(token);
-    let found: ApiKey | undefined;
-    for (const row of table) if (timingSafeEqual(row.digest, d)) found = row.key;
+    let found: Principal | undefined;
+    for (const row of table) if (timingSafeEqual(row.digest, d)) found = row.principal;
     if (!found) throw new AuthRejectedError('bad_signature', 'The bearer token is not valid');
-    return {
-      tenant: found.tenant,
-      subject: `apikey:${found.tenant}:${found.sha256.slice(0, 8)}`,
-      scopes: new Set<Scope>(found.admin ? [...API_KEY_SCOPES, 'admin'] : API_KEY_SCOPES),
-    };
+    return found;
   };
   return {
     async authenticate(token) {

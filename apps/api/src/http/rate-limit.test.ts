@@ -3,7 +3,7 @@ import express from 'express';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Options } from 'express-rate-limit';
 import { testRedis, type TestRedis } from '../../../../tests/helpers/redis';
-import { createRequestLimits } from './rate-limit';
+import { createRequestLimits, limitedAuth } from './rate-limit';
 
 describe('request limits on real Redis', () => {
   let t: TestRedis;
@@ -17,14 +17,13 @@ describe('request limits on real Redis', () => {
     const limits = createRequestLimits({ redis: t.redis, prefix: t.prefix, perTenantPerMinute: perTenant, authFailuresPerMinute: perAddress });
     const app = express();
     if (limits.authFailureLimit) app.use(limits.authFailureLimit.middleware);
-    app.use((req, res, next) => {
-      const err = req.get('authorization') === 'Bearer good' ? undefined : Object.assign(new Error('no'), { status: 401 });
-      if (!err) res.locals.auth = { tenant: 'acme', subject: 's', scopes: new Set() };
-      if (!err && limits.rateLimit) return limits.rateLimit(req, res, next);
-      const verdict = limits.authFailureLimit?.verdict(res);
-      if (!verdict) return next(err);
-      void verdict.then((blocked) => next(blocked ?? err));
-    });
+    app.use(
+      limitedAuth((req, res, next) => {
+        const err = req.get('authorization') === 'Bearer good' ? undefined : Object.assign(new Error('no'), { status: 401 });
+        if (!err) res.locals.auth = { tenant: 'acme', subject: 's', scopes: new Set() };
+        next(err);
+      }, limits),
+    );
     app.get('/', (_req, res) => void res.json({ ok: true }));
     app.use((err: { status?: number; retryAfterS?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       if (err.retryAfterS !== undefined) res.set('Retry-After', String(err.retryAfterS));

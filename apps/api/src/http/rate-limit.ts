@@ -64,8 +64,10 @@ export interface LimitOptions {
 }
 
 export interface AuthFailureLimit {
-  /** Mounted before auth: finds the address's key and counts the request if it ends in 401. */
+  /** Mounted before auth: finds the address's key. */
   middleware: RequestHandler;
+  /** Auth refused the request: it counts against its address if its answer is a 401. */
+  refused(res: Response): void;
   /** Once auth decided, whatever it decided: the 429 of an address that spent its budget, if it has. */
   verdict(res: Response): Promise<RateLimitedError | undefined>;
 }
@@ -134,11 +136,17 @@ export function createRequestLimits(opts: LimitOptions): RequestLimits {
           middleware: (req, res, next) => {
             const key = addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
             res.locals[ADDRESS_KEY] = key;
+            next();
+          },
+          // Only a refused request listens for its end: one that authenticated (an SSE stream
+          // above all, open for hours) holds no listener for a count it can never make.
+          refused: (res) => {
+            const key = keyOf(res);
+            if (key === undefined) return;
             res.once('finish', () => {
               // A count that cannot be written is a guess not counted; the window bounds the loss.
               if (res.statusCode === 401) redis.ayLimitCount(key, WINDOW_MS).catch(() => undefined);
             });
-            next();
           },
           verdict: (res) => {
             const key = keyOf(res);
@@ -173,4 +181,23 @@ export function createRequestLimits(opts: LimitOptions): RequestLimits {
       : undefined;
 
   return { ...(rateLimit ? { rateLimit } : {}), ...(authFailureLimit ? { authFailureLimit } : {}) };
+}
+
+/**
+ * An authentication middleware behind both limits: once it decided, an authenticated request
+ * counts against its tenant (one script that also reads its address's failures, when the
+ * tenant limit is on), and an address that spent its failed-auth budget gets that 429
+ * instead, whatever auth decided; a refused credential has its address's failures read, and
+ * its 401 counted as it ends.
+ */
+export function limitedAuth(authenticate: RequestHandler, limits: { [K in keyof RequestLimits]?: RequestLimits[K] | undefined }): RequestHandler {
+  const { rateLimit: limit, authFailureLimit: failures } = limits;
+  return (req, res, next) =>
+    authenticate(req, res, (err?: unknown) => {
+      if (!err && limit) return limit(req, res, next);
+      if (err) failures?.refused(res);
+      const verdict = failures?.verdict(res);
+      if (!verdict) return next(err);
+      void verdict.then((blocked) => next(blocked ?? err));
+    });
 }

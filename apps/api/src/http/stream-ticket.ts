@@ -9,6 +9,8 @@ import { CREDENTIAL_QUERY_KEYS, rawQueryKeys } from './auth';
 import { AuthRejectedError, type Principal } from './authenticator';
 
 const AUDIENCE = 'agentyard:stream';
+/** What a stream ticket grants, shared by every stream opened with one (a Set per stream would live as long as it). */
+const TICKET_SCOPES: Principal['scopes'] = new Set(['runs:read']);
 export const USE_A_TICKET = 'Only a stream ticket is accepted in the URL: get one from POST /agent/runs/:id/stream-token (API keys and JWTs go in the Authorization header)';
 
 export interface StreamTickets {
@@ -58,7 +60,7 @@ export function createStreamTickets(opts: { redis: Redis; prefix: string; ttlS: 
         throw err;
       }
       if (payload.run !== runId) throw new AuthRejectedError('claim_mismatch', 'This stream ticket is for another run');
-      return { tenant: String(payload.tenant), subject: String(payload.sub ?? ''), scopes: new Set(['runs:read']) };
+      return { tenant: String(payload.tenant), subject: String(payload.sub ?? ''), scopes: TICKET_SCOPES };
     },
   };
 }

@@ -44,7 +44,7 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   const streamSource = async (tenant: string, runId: string): Promise<Omit<RunStreamDeps, 'metrics' | 'heartbeat'>> => {
     const found = await reader.locate(tenant, runId);
     return found.where === 'redis'
-      ? { history: reader.history(tenant, found), live: deps.fanout, ended: async (id: string) => (await store.ended(id)) ?? true }
+      ? { history: reader.history(tenant, found), live: deps.fanout, ended: async () => (await store.ended(runId)) ?? true }
       : { history: reader.history(tenant, found), ended: async () => true };
   };
 
