@@ -3,7 +3,7 @@ import { createDefaultToolRegistry } from '@agentyard/agent';
 import type { Config } from '@agentyard/config';
 import { createEventFanout, quitRedis } from '@agentyard/events';
 import { createApiMetrics, createRegistry, Gauge, registerQueueDepth, type Logger } from '@agentyard/observability';
-import { createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { coalesceWrites, createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { createRunEngine, createRunReader, createSessionArchive, createSessionStore, createStreamLeases, createTokenBudget } from '@agentyard/runs';
 import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
@@ -33,16 +33,16 @@ export async function createApiDeps(
   opts: { logger: Logger; workspace: Workspace; version: string; registry?: ReturnType<typeof createRegistry>; policies?: TenantPolicies },
 ): Promise<ApiDeps & { close(): Promise<{ unclosed: string[] }> }> {
   // Fail fast: with Redis down, requests answer 503 at once instead of queueing forever.
-  // No auto-pipelining (as in the worker): each batch it sends is an ioredis Pipeline, whose
-  // constructor copies every script defined on the connection (BullMQ's and ours, ~60) onto
-  // itself: 26 KB allocated per SSE stream opened, and in an A/B of create+start (same run,
-  // three rounds) 1,880-2,000 req/s and 0.47-0.51 ms of CPU per request with it against
-  // 2,200-3,250 req/s and 0.32-0.47 ms without.
+  // No auto-pipelining: each batch it sends is an ioredis Pipeline, whose constructor copies
+  // every script defined on the connection (BullMQ's and ours, ~60) onto itself: 26 KB
+  // allocated per SSE stream opened, and in an A/B of create+start (same run, three rounds)
+  // 1,880-2,000 req/s and 0.47-0.51 ms of CPU per request with it against 2,200-3,250 req/s
+  // and 0.32-0.47 ms without. A tick's commands still leave in one write (coalesceWrites).
   const commandOpts = { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true };
   // BullMQ's queue shares the commands connection: a create's job add then leaves in the same
-  // write as other requests' scripts and rate-limit reads instead of a write (and a wake-up
-  // of Redis) of its own on a second socket.
-  const redis = createRedisConnection(config, { purpose: 'api', ...commandOpts });
+  // write as the create script instead of a write (and a wake-up of Redis) of its own on a
+  // second socket.
+  const redis = coalesceWrites(createRedisConnection(config, { purpose: 'api', ...commandOpts }));
   const subscriber = createRedisConnection(config, { purpose: 'api-subscriber', lazyConnect: true });
   await Promise.all([redis.connect(), subscriber.connect()]);
   for (const c of [redis, subscriber]) {

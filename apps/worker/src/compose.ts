@@ -7,7 +7,7 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { createModelDeps, type ModelConfig } from './model-deps';
 import { meterWorkspace, scopeWorkspace, tenantRoot, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import { buildWorker, type AgentWorker } from './build-worker';
-import { createDeadWorkerSweep, createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
+import { coalesceWrites, createDeadWorkerSweep, createInvocationQueue, createRedisConnection, createRunQueue, createWorkerRegistry } from '@agentyard/queue';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createHeartbeat, type Heartbeat } from './heartbeat';
@@ -58,8 +58,10 @@ export async function createWorkerRuntime(
 ): Promise<WorkerRuntime> {
   const policies = opts.policies ?? tenantPolicies({});
   // Workers wait out Redis outages instead of failing runs: maxRetriesPerRequest null.
-  const redis = createRedisConnection(config, { purpose: 'worker', maxRetriesPerRequest: null });
-  const bullConnection = createRedisConnection(config, { purpose: 'worker-bullmq', maxRetriesPerRequest: null });
+  // Each tick's commands leave in one write (coalesce-writes.ts): concurrent runs' checkpoints,
+  // events and BullMQ's lock renewals and job moves.
+  const redis = coalesceWrites(createRedisConnection(config, { purpose: 'worker', maxRetriesPerRequest: null }));
+  const bullConnection = coalesceWrites(createRedisConnection(config, { purpose: 'worker-bullmq', maxRetriesPerRequest: null }));
   for (const c of [redis, bullConnection]) c.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis connection error'));
   const registry = opts.registry ?? createRegistry();
   const metrics = createWorkerMetrics(registry);
