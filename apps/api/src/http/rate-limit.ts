@@ -3,56 +3,10 @@ import { ipKeyGenerator } from 'express-rate-limit';
 import type Redis from 'ioredis';
 import { RateLimitedError } from '@agentyard/core';
 import { authOf } from './auth';
+import { createWindowCounters, type Reading } from './window-counters';
 
 const WINDOW_MS = 60_000;
 const WINDOW_S = WINDOW_MS / 1000;
-
-/**
- * The limits' Redis scripts: fixed one-minute windows, counted exactly as rate-limit-redis
- * counts them for express-rate-limit (the same keys, `<prefix>ratelimit:<tenant>` and
- * `<prefix>authfail:<address>`, and the same arithmetic), so replicas of an older API share
- * the counts during a rolling upgrade.
- *
- * ayLimitHit: KEYS 1 the tenant's counter, 2 (optional) the address's failed-auth counter;
- *   ARGV 1 window ms. Counts the request against its tenant and reads the address's failures
- *   in one call. Returns {hits, ms left, failures (nil = none), their ms left}.
- * ayLimitRead: KEYS 1 a counter. Returns {hits (nil = none), ms left}.
- * ayLimitCount: KEYS 1 a counter; ARGV 1 window ms. Counts one. Returns {hits, ms left}.
- */
-const COUNT_LUA = `
-local function count(key, windowMs)
-  local ttl = redis.call('PTTL', key)
-  if ttl <= 0 then
-    redis.call('SET', key, 1, 'PX', windowMs)
-    return 1, windowMs
-  end
-  return redis.call('INCR', key), ttl
-end`;
-const SCRIPTS = {
-  ayLimitHit: {
-    keys: undefined,
-    lua: `${COUNT_LUA}
-local hits, ttl = count(KEYS[1], tonumber(ARGV[1]))
-if #KEYS < 2 then return {hits, ttl} end
-return {hits, ttl, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2])}`,
-  },
-  ayLimitRead: { keys: 1, lua: `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}` },
-  ayLimitCount: { keys: 1, lua: `${COUNT_LUA}\nreturn {count(KEYS[1], tonumber(ARGV[1]))}` },
-} as const;
-
-type Reply = [number | string | null, number, (string | null)?, number?];
-type Scripted = Redis & {
-  ayLimitHit(numberOfKeys: number, ...args: (string | number)[]): Promise<Reply>;
-  ayLimitRead(key: string): Promise<Reply>;
-  ayLimitCount(key: string, windowMs: number): Promise<Reply>;
-};
-
-function scripted(redis: Redis): Scripted {
-  if (!('ayLimitHit' in redis)) {
-    for (const [name, s] of Object.entries(SCRIPTS)) redis.defineCommand(name, { lua: s.lua, ...(s.keys ? { numberOfKeys: s.keys } : {}) });
-  }
-  return redis as Scripted;
-}
 
 export interface LimitOptions {
   redis: Redis;
@@ -100,20 +54,26 @@ const secondsLeft = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  * parallel are all checked before any of them is counted, so a burst can overshoot the budget
  * by its own size. Keyed on the client address as `TRUST_PROXY` resolves it.
  *
- * An authenticated request costs one script for both (its tenant counted, its address's
- * failures read): express-rate-limit and rate-limit-redis, which did this before, took a
- * command each, and a dozen awaits, validations and debug calls per request.
+ * Both are counted in rate-limit-redis's keys (`<prefix>ratelimit:<tenant>`,
+ * `<prefix>authfail:<address>`) and arithmetic, so replicas of an older API share the counts
+ * during a rolling upgrade. An authenticated request does not wait for Redis: its tenant is
+ * counted and its address's failures read by this process's view of the counters
+ * (window-counters.ts), which syncs what a tick counted in one script and waits only when its
+ * view is more than a second old; a replica's decision can trail the others' by the round
+ * trip of that sync. Refused credentials are read and counted in Redis directly.
+ * express-rate-limit and rate-limit-redis, which did this before, took a command and a round
+ * trip per limit, and a dozen awaits, validations and debug calls per request.
  */
 export function createRequestLimits(opts: LimitOptions): RequestLimits {
-  const redis = scripted(opts.redis);
+  const counters = createWindowCounters({ redis: opts.redis, windowMs: WINDOW_MS });
   const tenantKey = (tenant: string) => `${opts.prefix}ratelimit:${tenant}`;
   const failureKey = (address: string) => `${opts.prefix}authfail:${address}`;
   const perTenant = opts.perTenantPerMinute;
   const perAddress = opts.authFailuresPerMinute;
   const tenantRefusal = `Too many requests: this tenant may make ${perTenant} per minute`;
   const addressRefusal = `Too many failed authentications from this address: ${perAddress} per minute`;
-  const blocked = (failures: string | null | undefined, msLeft: number | undefined): RateLimitedError | undefined =>
-    failures != null && Number(failures) >= perAddress ? new RateLimitedError(addressRefusal, secondsLeft(msLeft ?? WINDOW_MS)) : undefined;
+  const blocked = (failures: Reading): RateLimitedError | undefined =>
+    failures !== undefined && failures.hits >= perAddress ? new RateLimitedError(addressRefusal, secondsLeft(failures.msLeft)) : undefined;
 
   // ipKeyGenerator parses every IPv6 address (an IPv4 client of a dual-stack listener is
   // `::ffff:a.b.c.d`) to find its subnet: 3.4 % of the API's CPU under create+start load.
@@ -145,38 +105,35 @@ export function createRequestLimits(opts: LimitOptions): RequestLimits {
             if (key === undefined) return;
             res.once('finish', () => {
               // A count that cannot be written is a guess not counted; the window bounds the loss.
-              if (res.statusCode === 401) redis.ayLimitCount(key, WINDOW_MS).catch(() => undefined);
+              if (res.statusCode === 401) counters.count(key).catch(() => undefined);
             });
           },
           verdict: (res) => {
             const key = keyOf(res);
             if (key === undefined) return Promise.resolve(undefined);
-            return redis.ayLimitRead(key).then(
-              ([failures, msLeft]) => blocked(failures as string | null, msLeft),
-              () => undefined,
-            );
+            return counters.read(key).then(blocked, () => undefined);
           },
         }
       : undefined;
 
   const rateLimit: RequestHandler | undefined =
     perTenant > 0
-      ? (req, res, next) => {
+      ? (_req, res, next) => {
           const address = authFailureLimit ? keyOf(res) : undefined;
-          const args = address === undefined ? [1, tenantKey(authOf(res).tenant), WINDOW_MS] : [2, tenantKey(authOf(res).tenant), address, WINDOW_MS];
-          redis.ayLimitHit(...(args as [number, ...(string | number)[]])).then(
-            ([hits, msLeft, failures, failuresMsLeft]) => {
-              const used = Number(hits);
-              if (!res.headersSent) {
-                res.setHeader('RateLimit-Policy', `${perTenant};w=${WINDOW_S}`);
-                res.setHeader('RateLimit', `limit=${perTenant}, remaining=${Math.max(perTenant - used, 0)}, reset=${Math.max(0, Math.ceil(msLeft / 1000))}`);
-              }
-              // An address that spent its failed-auth budget is refused whatever its tenant's count.
-              next(blocked(failures, failuresMsLeft) ?? (used > perTenant ? new RateLimitedError(tenantRefusal, secondsLeft(msLeft)) : undefined));
-            },
+          const tenant = counters.hit(tenantKey(authOf(res).tenant));
+          const failures = address === undefined ? undefined : counters.peek(address);
+          const decide = (t: Reading, f: Reading) => {
             // Redis could not count: the request goes through, its address unchecked too.
-            () => next(),
-          );
+            if (t === undefined) return next();
+            if (!res.headersSent) {
+              res.setHeader('RateLimit-Policy', `${perTenant};w=${WINDOW_S}`);
+              res.setHeader('RateLimit', `limit=${perTenant}, remaining=${Math.max(perTenant - t.hits, 0)}, reset=${Math.max(0, Math.ceil(t.msLeft / 1000))}`);
+            }
+            // An address that spent its failed-auth budget is refused whatever its tenant's count.
+            next(blocked(f) ?? (t.hits > perTenant ? new RateLimitedError(tenantRefusal, secondsLeft(t.msLeft)) : undefined));
+          };
+          if (tenant instanceof Promise || failures instanceof Promise) void Promise.all([tenant, failures]).then(([t, f]) => decide(t, f));
+          else decide(tenant, failures);
         }
       : undefined;
 
