@@ -6,9 +6,9 @@ import { toRunView, truncateOutput, type StoredRun } from './run-codec';
 import { toArchivedListView, toListView, type RunListView } from './run-list-view';
 import type { ListingEntry, RunStore } from './run-store';
 
-/** A run as the API finds it: still in Redis, or only in its archive. */
+/** Where the API finds a run: still in Redis, or only in its archive. */
 export type LocatedRun =
-  | { where: 'redis'; run: StoredRun; workspace_id: string; status: RunStatus }
+  | { where: 'redis'; workspace_id: string; status: RunStatus }
   | { where: 'archive'; listing: ListingEntry; workspace_id: string; status: RunStatus };
 
 /**
@@ -43,12 +43,18 @@ export function createRunReader(opts: {
     };
   };
 
+  /** Finds the run without reading it (RunStore.head): a stream, a file request, a ticket. */
   const locate = async (tenant: string, runId: string): Promise<LocatedRun> => {
-    const run = await store.get(runId);
-    if (run) {
-      if (run.doc.tenant !== tenant) throw new NotFoundError('run', runId);
-      return { where: 'redis', run, workspace_id: run.doc.workspace_id, status: run.status };
+    const head = await store.head(runId);
+    if (head) {
+      if (head.tenant !== tenant) throw new NotFoundError('run', runId);
+      return { where: 'redis', workspace_id: head.workspace_id, status: head.status };
     }
+    return archived(tenant, runId);
+  };
+
+  /** A run Redis does not hold: its listing entry, or its archive found by id. */
+  const archived = async (tenant: string, runId: string): Promise<Extract<LocatedRun, { where: 'archive' }>> => {
     const listing = (await store.listing(tenant, runId)) ?? (await unlisted(tenant, runId));
     if (!listing) throw new NotFoundError('run', runId);
     return { where: 'archive', listing, workspace_id: listing.workspace_id, status: listing.status };
@@ -92,8 +98,12 @@ export function createRunReader(opts: {
     locate,
 
     async view(tenant: string, runId: string): Promise<Run> {
-      const found = await locate(tenant, runId);
-      return found.where === 'redis' ? toRunView(found.run) : archivedView(tenant, runId, found.listing);
+      const run = await store.get(runId);
+      if (run) {
+        if (run.doc.tenant !== tenant) throw new NotFoundError('run', runId);
+        return toRunView(run);
+      }
+      return archivedView(tenant, runId, (await archived(tenant, runId)).listing);
     },
 
     /** `GET /agent/runs`: list views, archived runs read from their archives. */

@@ -102,6 +102,17 @@ describe('run store on real Redis', () => {
     expect(await store.ended(run.doc.id)).toBe(true);
   });
 
+  it("finds a run's tenant, workspace and status without reading the run: undefined once Redis does not hold it", async () => {
+    const run = await create('globex');
+    expect(await store.head(run.doc.id)).toEqual({ tenant: 'globex', workspace_id: run.doc.id, status: 'created' });
+    await store.start(run.doc.id);
+    expect((await store.head(run.doc.id))?.status).toBe('queued');
+    expect(await store.head('run_00000000000000000000000000')).toBeUndefined();
+    expect(await store.head(`${run.doc.id}:steps`)).toBeUndefined();
+    await t.redis.del(`${t.prefix}run:${run.doc.id}`);
+    expect(await store.head(run.doc.id)).toBeUndefined();
+  });
+
   it('refuses transitions and checkpoints from a stale generation', async () => {
     const run = await create();
     await store.start(run.doc.id);

@@ -20,6 +20,13 @@ import { decodeRun, stepStates, type RunDoc, type StoredRun } from './run-codec'
 import { runKeys } from './keys';
 import { RUN_CODES, RUN_SCRIPTS, RUN_SCRIPT_KEYS, type RunScriptName } from './scripts';
 
+/** What finds a run: its tenant, workspace and status (RunStore.head). */
+export interface RunHead {
+  tenant: string;
+  workspace_id: string;
+  status: RunStatus;
+}
+
 export interface RunStoreOptions {
   redis: Redis;
   prefix: string;
@@ -105,6 +112,12 @@ export interface RunStore {
    * for it (the run read script, the doc's JSON) was most of what a stream allocated opening.
    */
   ended(runId: string): Promise<boolean | undefined>;
+  /**
+   * Whose run it is, its workspace and status, undefined when Redis does not hold it: one HMGET
+   * where `get` runs the read script over the run's keys and decodes all of it (what opening an
+   * SSE stream or a file request needs to find the run, no more).
+   */
+  head(runId: string): Promise<RunHead | undefined>;
   /** The run if it belongs to `tenant`; another tenant's run is indistinguishable from none. */
   getForTenant(tenant: string, runId: string): Promise<StoredRun>;
   /**
@@ -333,6 +346,13 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       // `status` is set from creation on: without it the run hash is gone.
       const [ended, status] = await redis.hmget(k.run(runId), 'ended', 'status');
       return status === null ? undefined : ended === '1';
+    },
+
+    async head(runId) {
+      if (!RUN_ID_PATTERN.test(runId)) return undefined;
+      const [tenant, status, doc] = await redis.hmget(k.run(runId), 'tenant', 'status', 'doc');
+      if (tenant == null || status == null || doc == null) return undefined;
+      return { tenant, status: status as RunStatus, workspace_id: (JSON.parse(doc) as Pick<RunDoc, 'workspace_id'>).workspace_id };
     },
 
     async getForTenant(tenant, runId) {
