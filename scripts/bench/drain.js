@@ -15,7 +15,7 @@ const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { spawn } = require('node:child_process');
 const { requireFrom, pool, benchTenantsFile } = require('./support');
-const { cpuMs, sysMs, stealMeter, commandStats, commandDelta } = require('./probes');
+const { cpuMs, sysMs, stealMeter, commandStats, commandDelta, redisCpuMs } = require('./probes');
 
 const root = join(__dirname, '..', '..');
 const apiDir = join(root, 'apps', 'api');
@@ -79,12 +79,13 @@ async function drainAgentyard({ url, concurrency, runs, profileDir, stack, works
     await queue.pause();
     const ids = [];
     await pool(runs, 32, async () => ids.push((await post(oneStep)).run_id));
-    const before = { cpu: cpuMs(worker.pid), sys: sysMs(worker.pid), cmds: await commandStats(redis), steal: stealMeter() };
+    const before = { cpu: cpuMs(worker.pid), sys: sysMs(worker.pid), cmds: await commandStats(redis), redisCpu: await redisCpuMs(redis), steal: stealMeter() };
     await queue.resume();
     await waitFinished(redis, finished, WARMUP + runs, 'drain');
     const cpu = cpuMs(worker.pid) - before.cpu;
     const sys = sysMs(worker.pid) - before.sys;
     const cmds = commandDelta(before.cmds, await commandStats(redis));
+    const redisCpu = (await redisCpuMs(redis)) - before.redisCpu;
     const steal = before.steal.end();
     const stamps = await Promise.all(ids.map((id) => redis.hmget(`${prefix}run:${id}`, 'started_at', 'finished_at')));
     const first = Math.min(...stamps.map(([s]) => Date.parse(s)));
@@ -97,8 +98,10 @@ async function drainAgentyard({ url, concurrency, runs, profileDir, stack, works
       worker_sys_ms_per_run: round(sys / runs, 3),
       workspace_dir: workspaceBase ?? tmpdir(),
       redis_commands_per_run: round(cmds.total / runs, 1),
+      redis_cpu_ms_per_run: round(redisCpu / runs, 3),
       redis_scripts_per_run: round(((cmds.delta.evalsha ?? 0) + (cmds.delta.eval ?? 0)) / runs, 2),
       redis_commands_top: top(cmds.delta, runs),
+      redis_usec_top: top(cmds.usec, runs),
       steal_pct: steal,
     };
   } finally {
@@ -136,19 +139,21 @@ async function drainBullmq({ url, concurrency, runs }) {
     await warm;
     await queue.pause();
     await pool(runs, 32, add);
-    const before = { cpu: cpuMs(raw.pid), cmds: await commandStats(redis), steal: stealMeter() };
+    const before = { cpu: cpuMs(raw.pid), cmds: await commandStats(redis), redisCpu: await redisCpuMs(redis), steal: stealMeter() };
     const drained = nextMessage(raw, (m) => m.done !== undefined);
     raw.send({ expect: runs });
     await queue.resume();
     const { first, last } = await drained;
     const cpu = cpuMs(raw.pid) - before.cpu;
     const cmds = commandDelta(before.cmds, await commandStats(redis));
+    const redisCpu = (await redisCpuMs(redis)) - before.redisCpu;
     const spanMs = Math.max(1, last - first);
     return {
       jobs_per_s: round((runs / spanMs) * 1000),
       span_ms: spanMs,
       worker_cpu_ms_per_job: round(cpu / runs, 3),
       redis_commands_per_job: round(cmds.total / runs, 1),
+      redis_cpu_ms_per_job: round(redisCpu / runs, 3),
       steal_pct: before.steal.end(),
     };
   } finally {

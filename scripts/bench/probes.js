@@ -37,29 +37,48 @@ function stealMeter() {
   };
 }
 
-/** Calls per command name, from INFO commandstats. */
+/** Calls per command name, and `<name>#usec` the time spent in it, from INFO commandstats. */
 async function commandStats(redis) {
   const out = {};
   for (const line of (await redis.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m) out[m[1]] = Number(m[2]);
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (m) {
+      out[m[1]] = Number(m[2]);
+      out[`${m[1]}#usec`] = Number(m[3]);
+    }
   }
   return out;
 }
 
-/** Commands between two commandStats snapshots, less `ownCalls` the probe itself made. */
+/**
+ * CPU ms Redis spent so far, all its threads (INFO cpu), so a drain can say what each run cost
+ * the server as well as the worker: on a host of a few cores they share, that counts too.
+ */
+async function redisCpuMs(redis) {
+  const info = await redis.info('cpu');
+  const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (field('used_cpu_sys') + field('used_cpu_user')) * 1000;
+}
+
+/**
+ * Commands between two commandStats snapshots (the probe's own INFO left out), and the
+ * microseconds Redis spent in each (a script's time includes the commands it ran).
+ */
 function commandDelta(before, after) {
   const delta = {};
+  const usec = {};
   let total = 0;
   for (const [name, n] of Object.entries(after)) {
     const d = n - (before[name] ?? 0);
-    if (name === 'info') continue; // the probe's own
-    if (d > 0) {
+    if (name === 'info' || name === 'info#usec') continue; // the probe's own
+    if (d <= 0) continue;
+    if (name.endsWith('#usec')) usec[name.slice(0, -5)] = d;
+    else {
       delta[name] = d;
       total += d;
     }
   }
-  return { total, delta };
+  return { total, delta, usec };
 }
 
 /** The host's 1-minute load average: other work on a shared host shows here, not in steal. */
@@ -67,4 +86,4 @@ function loadAvg() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
-module.exports = { cpuMs, sysMs, stealMeter, commandStats, commandDelta, loadAvg };
+module.exports = { cpuMs, sysMs, stealMeter, commandStats, commandDelta, redisCpuMs, loadAvg };

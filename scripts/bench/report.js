@@ -19,6 +19,7 @@ function verdicts(res) {
     // The kernel's part (the archive's files and directories), which a JS profile does not show.
     if (d.agentyard.worker_sys_ms_per_run !== undefined) row(`drain c=${d.concurrency} worker kernel (sys) CPU ms per run`, d.agentyard.worker_sys_ms_per_run);
     row(`drain c=${d.concurrency} Redis commands per run vs per job`, d.agentyard.redis_commands_per_run, d.bullmq.redis_commands_per_job);
+    if (d.agentyard.redis_cpu_ms_per_run !== undefined) row(`drain c=${d.concurrency} Redis CPU ms per run vs per job`, d.agentyard.redis_cpu_ms_per_run, d.bullmq.redis_cpu_ms_per_job);
   }
   if (res.drain_archive_floor) {
     row(`archive layout alone (5 dirs + 2 files, plain fs) kernel CPU ms per run on ${res.drain_archive_floor.workspace_dir}`, res.drain_archive_floor.sys_ms_per_run);
