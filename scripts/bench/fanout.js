@@ -6,6 +6,12 @@
  * receive p50/p99, events lost, time to connect all, the server's RSS per connected client
  * ((RSS once all are connected and settled - RSS before the first of them, after one warm-up
  * stream) / N) and its CPU over the publishing.
+ *
+ * RSS per client is read after a full garbage collection in the server, asked for through
+ * its inspector (both servers run with `--inspect` on a loopback port): without it the figure
+ * measured when V8 last collected, not what a client holds (the same build read 0.9-1.9 x the
+ * bare server's from run to run, its total RSS 150-228 MB). The figure read without the
+ * collection is reported beside it (`rss_kb_per_client_no_gc`).
  */
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -17,6 +23,39 @@ const { spawnProc, exited, waitHttp } = require('./http');
 
 const apiDir = join(__dirname, '..', '..', 'apps', 'api');
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+/**
+ * A full GC in the node process whose inspector listens on `port` (HeapProfiler.collectGarbage
+ * over the DevTools protocol, twice: what the first frees can let a second free more); resolves
+ * with the JS heap's used bytes after it (Runtime.getHeapUsage), which tells the heap's share
+ * of RSS from the rest (sockets, buffers, native state).
+ */
+async function collectGarbage(port) {
+  const [target] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`inspector on ${port} refused the session`));
+  });
+  try {
+    const call = (id, method) => {
+      const answered = new Promise((resolve) => {
+        ws.onmessage = (m) => {
+          const msg = JSON.parse(m.data);
+          if (msg.id === id) resolve(msg.result);
+        };
+      });
+      ws.send(JSON.stringify({ id, method }));
+      return answered;
+    };
+    await call(1, 'HeapProfiler.collectGarbage');
+    await call(2, 'HeapProfiler.collectGarbage');
+    return (await call(3, 'Runtime.getHeapUsage')).usedSize;
+  } finally {
+    ws.close();
+  }
+}
+const inspectOn = (port, nodeOptions = '') => ({ NODE_OPTIONS: `${nodeOptions} --inspect=127.0.0.1:${port}`.trim() });
+
 const message = (child, key) => new Promise((resolve) => child.on('message', (m) => m[key] !== undefined && resolve(m)));
 
 /**
@@ -33,8 +72,10 @@ async function warmUp(url) {
   await new Promise((r) => setTimeout(r, 300));
 }
 
-async function follow(serverPid, url, { clients, events, intervalMs, publish }) {
+async function follow(serverPid, url, { clients, events, intervalMs, publish, inspectPort }) {
   await warmUp(url);
+  const rss0Raw = rssKb(serverPid);
+  const heap0 = await collectGarbage(inspectPort);
   const rss0 = rssKb(serverPid);
   const load = spawnProc(join(__dirname, 'sse-clients.js'), { URL: url, N: String(clients), TOKEN, ...(process.env.BENCH_DEBUG ? { BENCH_DEBUG: '1' } : {}) });
   try {
@@ -43,6 +84,8 @@ async function follow(serverPid, url, { clients, events, intervalMs, publish }) 
       exited(load).then(() => Promise.reject(new Error(`the SSE clients exited (${load.exitCode}) before all ${clients} connected`))),
     ]);
     await new Promise((r) => setTimeout(r, 500)); // let the server settle what connecting cost
+    const rss1Raw = rssKb(serverPid);
+    const heap1 = await collectGarbage(inspectPort);
     const rss1 = rssKb(serverPid);
     const cpu0 = cpuMs(serverPid);
     const steal = stealMeter();
@@ -58,6 +101,8 @@ async function follow(serverPid, url, { clients, events, intervalMs, publish }) 
     return {
       clients, events, connect_all_ms: connect_ms, ...r,
       rss_mb: round(Math.max(peak, rssKb(serverPid)) / 1024), rss_kb_per_client: round((rss1 - rss0) / clients),
+      rss_kb_per_client_no_gc: round((rss1Raw - rss0Raw) / clients),
+      heap_kb_per_client: round((heap1 - heap0) / 1024 / clients),
       cpu_ms_publishing: cpuMs(serverPid) - cpu0, steal_pct: steal.end(),
     };
   } finally {
@@ -76,7 +121,11 @@ async function fanoutFigures({ url, clients, events, intervalMs, freePort, clean
   const sent = () => process.hrtime.bigint().toString();
   {
     const port = await freePort();
-    const api = spawnProc(apiEntry(), { ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`, ...apiNodeOptions() });
+    const inspectPort = await freePort();
+    const api = spawnProc(apiEntry(), {
+      ...benchEnv(url, prefix, `ay-fan-${tag}`), API_PORT: String(port), LOG_LEVEL: 'info', WORKSPACE_DIR: `/tmp/ay-bench-fan-${tag}`,
+      ...inspectOn(inspectPort, apiNodeOptions().NODE_OPTIONS),
+    });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitHttp(`${base}/healthz`);
@@ -87,7 +136,7 @@ async function fanoutFigures({ url, clients, events, intervalMs, freePort, clean
       }).then((r) => r.json());
       const log = createEventLog({ redis, prefix });
       out.agentyard = await follow(api.pid, `${base}/agent/logs/${created.run_id}/stream`, {
-        clients, events, intervalMs,
+        clients, events, intervalMs, inspectPort,
         publish: (k) => log.append(created.run_id, 'log', { level: 'info', message: `event ${k}`, k, sent: sent() }),
       });
     } finally {
@@ -98,12 +147,13 @@ async function fanoutFigures({ url, clients, events, intervalMs, freePort, clean
   {
     const port = await freePort();
     const channel = `bench-fan-${tag}`;
-    const bare = spawnProc(join(__dirname, 'bare-api.js'), { REDIS_URL: url, QUEUE_NAME: `ay-fan-bare-${tag}`, PORT: String(port), CHANNEL: channel, TOKEN });
+    const inspectPort = await freePort();
+    const bare = spawnProc(join(__dirname, 'bare-api.js'), { REDIS_URL: url, QUEUE_NAME: `ay-fan-bare-${tag}`, PORT: String(port), CHANNEL: channel, TOKEN, ...inspectOn(inspectPort) });
     try {
       await waitHttp(`http://127.0.0.1:${port}/`);
       let seq = 0;
       out.bare = await follow(bare.pid, `http://127.0.0.1:${port}/sse`, {
-        clients, events, intervalMs,
+        clients, events, intervalMs, inspectPort,
         publish: (k) => {
           seq += 1;
           const data = JSON.stringify({ level: 'info', message: `event ${k}`, k, sent: sent() });
