@@ -15,10 +15,17 @@ import {
   type ErrorDetail,
   type RunStatus,
 } from '@agentyard/core';
-import { fingerprint, type Outcome, type StoredRun } from '@agentyard/runs';
+import { fingerprint, type Outcome, type RunHead, type StoredRun } from '@agentyard/runs';
 import type { ApiDeps } from './deps';
 
 type Deps = Pick<ApiDeps, 'store' | 'queue' | 'tools' | 'finalizer' | 'modelConfigured' | 'logger' | 'budget' | 'queueLimits'>;
+
+/** What a start did: the run's status now, and whether this start queued it. */
+export interface StartResult {
+  runId: string;
+  status: RunStatus;
+  changed: boolean;
+}
 
 export interface CommandResult {
   run: StoredRun;
@@ -35,15 +42,27 @@ export function createRunCommands(deps: Deps) {
 
   const reload = async (runId: string) => (await store.get(runId))!;
 
+  /** Refuses a run Redis no longer holds: one retention already moved to its archive can only be read now. */
+  const archivedRefusal = async (tenant: string, runId: string, action: string, err: unknown): Promise<never> => {
+    if (err instanceof NotFoundError && (await store.listing(tenant, runId))) {
+      throw new InvalidStateError(`run ${runId} ended and was archived (RUN_RETENTION_S); it can be read but not ${action}: create a new run`);
+    }
+    throw err;
+  };
+
+  /** The run's head from Redis (RunStore.head), for an action that needs no more of it. */
+  const liveHead = async (tenant: string, runId: string, action: string): Promise<RunHead> => {
+    const head = await store.head(runId);
+    if (head && head.tenant === tenant) return head;
+    return archivedRefusal(tenant, runId, action, new NotFoundError('run', runId));
+  };
+
   /** The run from Redis; one retention already moved to its archive can only be read now. */
   const liveRun = async (tenant: string, runId: string, action: string): Promise<StoredRun> => {
     try {
       return await store.getForTenant(tenant, runId);
     } catch (err) {
-      if (err instanceof NotFoundError && (await store.listing(tenant, runId))) {
-        throw new InvalidStateError(`run ${runId} ended and was archived (RUN_RETENTION_S); it can be read but not ${action}: create a new run`);
-      }
-      throw err;
+      return archivedRefusal(tenant, runId, action, err);
     }
   };
 
@@ -61,15 +80,15 @@ export function createRunCommands(deps: Deps) {
    * are not atomic: if this one fails, or the process dies first, the run stays queued
    * without a job, and the workers' reconciler adds it within RECONCILE_S.
    */
-  const jobNotAdded = (run: StoredRun, err: unknown): never => {
-    deps.logger.warn({ runId: run.doc.id, err: (err as Error).message }, 'job not added; the reconciler will add it');
+  const jobNotAdded = (runId: string, err: unknown): never => {
+    deps.logger.warn({ runId, err: (err as Error).message }, 'job not added; the reconciler will add it');
     throw new UnavailableError('the run is queued but its job could not be added yet; it starts within a few seconds once Redis answers', err);
   };
-  const addJob = async (run: StoredRun, gen: number): Promise<void> => {
+  const addJob = async (run: Pick<StoredRun['doc'], 'id' | 'tenant' | 'options'>, gen: number): Promise<void> => {
     try {
-      await queue.enqueue({ id: run.doc.id, tenant: run.doc.tenant, gen, options: run.doc.options });
+      await queue.enqueue({ id: run.id, tenant: run.tenant, gen, options: run.options });
     } catch (err) {
-      jobNotAdded(run, err);
+      jobNotAdded(run.id, err);
     }
   };
 
@@ -145,7 +164,7 @@ export function createRunCommands(deps: Deps) {
       if (!job) {
         const { run, created: isNew } = await created;
         if (!isNew) return { run, changed: false };
-        if (run.status === 'queued') await addJob(run, run.gen);
+        if (run.status === 'queued') await addJob(run.doc, run.gen);
         return { run, changed: true };
       }
       let run: StoredRun;
@@ -157,32 +176,34 @@ export function createRunCommands(deps: Deps) {
         throw err;
       }
       const jobErr = await job;
-      if (jobErr) jobNotAdded(run, jobErr);
+      if (jobErr) jobNotAdded(run.doc.id, jobErr);
       return { run, changed: true };
     },
 
-    async start(tenant: string, runId: string): Promise<CommandResult> {
+    async start(tenant: string, runId: string): Promise<StartResult> {
       // The start script checks the tenant itself, so it goes out right behind the read of the
       // run, in the same round trip (sent before the read is answered), instead of after it: a created run's
       // `queued` event (the first an SSE client sees) is out a round trip sooner. Redis runs
       // them in order, so the read sees the run as it was before; for any run but a created
-      // one of this tenant the script refuses and changes nothing, and the read decides.
-      const read = liveRun(tenant, runId, 'started');
+      // one of this tenant the script refuses and changes nothing, and the read decides. The
+      // read is the run's head (one HMGET), not the whole run: Redis runs the start script,
+      // which publishes `queued`, as soon as the read is done.
+      const read = liveHead(tenant, runId, 'started');
       const queued = store.start(runId, limits(tenant), tenant);
       const settled = queued.then(() => undefined, () => undefined);
-      let run: StoredRun;
+      let head: RunHead;
       try {
-        run = await read;
+        head = await read;
       } finally {
         await settled;
       }
-      if (run.status !== 'created') {
-        if (isTerminal(run.status)) throw new InvalidStateError(`run ${run.doc.id} is ${run.status}; use action "retry" to run it again`);
-        return { run, changed: false };
+      if (head.status !== 'created') {
+        if (isTerminal(head.status)) throw new InvalidStateError(`run ${runId} is ${head.status}; use action "retry" to run it again`);
+        return { runId, status: head.status, changed: false };
       }
-      const { gen, at } = await queued;
-      await addJob(run, gen);
-      return { run: { ...run, status: 'queued', gen, queued_at: at }, changed: true };
+      const { gen } = await queued;
+      await addJob({ id: runId, tenant, options: head.options }, gen);
+      return { runId, status: 'queued', changed: true };
     },
 
     async cancel(by: Actor, req: CancelRunRequest): Promise<CommandResult> {
@@ -207,7 +228,7 @@ export function createRunCommands(deps: Deps) {
       const next = requeued(run, await store.retry(run.doc.id, 'retry', by, limits(run.doc.tenant)), 'retry');
       if (run.status === 'failed') await queue.remove(run.doc.id, run.gen);
       audit('retried', run, by);
-      await addJob(next, next.gen);
+      await addJob(next.doc, next.gen);
       return { run: next, changed: true };
     },
 
@@ -226,7 +247,7 @@ export function createRunCommands(deps: Deps) {
         ...(req.comment ? { comment: req.comment } : {}),
       }, by);
       audit(decision.decision, run, by);
-      await addJob(run, gen);
+      await addJob(run.doc, gen);
       return { run: await reload(run.doc.id), changed: true };
     },
 
@@ -239,7 +260,7 @@ export function createRunCommands(deps: Deps) {
       }
       const next = requeued(run, await store.retry(run.doc.id, 'replay', by, limits(run.doc.tenant)), 'replay');
       audit('replayed', run, by);
-      await addJob(next, next.gen);
+      await addJob(next.doc, next.gen);
       return { run: next, changed: true };
     },
   };

@@ -104,7 +104,7 @@ describe('run store on real Redis', () => {
 
   it("finds a run's tenant, workspace and status without reading the run: undefined once Redis does not hold it", async () => {
     const run = await create('globex');
-    expect(await store.head(run.doc.id)).toEqual({ tenant: 'globex', workspace_id: run.doc.id, status: 'created' });
+    expect(await store.head(run.doc.id)).toEqual({ tenant: 'globex', workspace_id: run.doc.id, status: 'created', options });
     await store.start(run.doc.id);
     expect((await store.head(run.doc.id))?.status).toBe('queued');
     expect(await store.head('run_00000000000000000000000000')).toBeUndefined();

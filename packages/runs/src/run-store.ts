@@ -20,11 +20,12 @@ import { decodeRun, stepStates, type RunDoc, type StoredRun } from './run-codec'
 import { runKeys } from './keys';
 import { RUN_CODES, RUN_SCRIPTS, RUN_SCRIPT_KEYS, type RunScriptName } from './scripts';
 
-/** What finds a run: its tenant, workspace and status (RunStore.head). */
+/** What finds a run and queues it: its tenant, workspace, status and options (RunStore.head). */
 export interface RunHead {
   tenant: string;
   workspace_id: string;
   status: RunStatus;
+  options: RunDoc['options'];
 }
 
 export interface RunStoreOptions {
@@ -113,9 +114,9 @@ export interface RunStore {
    */
   ended(runId: string): Promise<boolean | undefined>;
   /**
-   * Whose run it is, its workspace and status, undefined when Redis does not hold it: one HMGET
-   * where `get` runs the read script over the run's keys and decodes all of it (what opening an
-   * SSE stream or a file request needs to find the run, no more).
+   * Whose run it is, its workspace, status and options, undefined when Redis does not hold it:
+   * one HMGET where `get` runs the read script over the run's keys and decodes all of it (what
+   * opening an SSE stream, a file request or a start needs of the run, no more).
    */
   head(runId: string): Promise<RunHead | undefined>;
   /** The run if it belongs to `tenant`; another tenant's run is indistinguishable from none. */
@@ -352,7 +353,8 @@ export function createRunStore(opts: RunStoreOptions): RunStore {
       if (!RUN_ID_PATTERN.test(runId)) return undefined;
       const [tenant, status, doc] = await redis.hmget(k.run(runId), 'tenant', 'status', 'doc');
       if (tenant == null || status == null || doc == null) return undefined;
-      return { tenant, status: status as RunStatus, workspace_id: (JSON.parse(doc) as Pick<RunDoc, 'workspace_id'>).workspace_id };
+      const { workspace_id, options } = JSON.parse(doc) as RunDoc;
+      return { tenant, status: status as RunStatus, workspace_id, options };
     },
 
     async getForTenant(tenant, runId) {

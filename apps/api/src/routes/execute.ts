@@ -48,8 +48,8 @@ export function executeRouter(commands: RunCommands, metrics: ApiMetrics, limits
       }
       case 'start': {
         const p = parseOrThrow(ExecuteRequestSchemas.start, body);
-        const { run, changed } = await commands.start(tenant, p.run_id);
-        res.status(changed ? 202 : 200).json({ run_id: run.doc.id, status: run.status });
+        const { runId, status, changed } = await commands.start(tenant, p.run_id);
+        res.status(changed ? 202 : 200).json({ run_id: runId, status });
         return;
       }
       case 'cancel': {
