@@ -63,44 +63,62 @@ async function main() {
   // Where the drain's worker keeps its workspace (the runs' archives): the OS temp dir by
   // default; a tmpfs (/dev/shm) takes the host disk's cost of creating files out of the figure.
   const workspaceBase = str('workspace-dir', undefined);
+  // A section that fails is reported as failed (its error in the JSON and a FAIL row), and the
+  // others still run: one bad figure must not lose a quarter of an hour of the rest.
+  const section = async (name, fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      (result.failed_sections ??= {})[name] = String(err?.message ?? err);
+      process.stderr.write(`bench section ${name} failed: ${err?.stack ?? err}\n`);
+    }
+  };
   try {
     if (want('drain')) {
-      result.drain = {};
-      for (const c of concurrencies) {
-        const runs = num('runs', 1000);
-        const profile = profileDir && c === concurrencies[Math.floor(concurrencies.length / 2)] ? profileDir : undefined;
-        const agentyard = await drainAgentyard({ url, concurrency: c, runs, stack, profileDir: profile, workspaceBase });
-        const bullmq = await drainBullmq({ url, concurrency: c, runs });
-        result.drain[`c${c}`] = { concurrency: c, runs, agentyard, bullmq };
-      }
-      result.drain_archive_floor = archiveFloor(workspaceBase);
-    }
-    if (want('http')) {
-      result.http = await createStartFigures({ url, connections: num('http-connections', 32), seconds: num('http-seconds', 5), freePort, cleanup: stack.cleanup });
-    }
-    if (want('latency')) result.latency = await latencyFigures({ url, samples: num('latency-samples', 100), stack, freePort });
-    if (want('fanout')) {
-      result.fanout = await fanoutFigures({
-        url, clients: num('sse-clients', 1000), events: num('sse-events', 100), intervalMs: num('sse-interval-ms', 50), freePort, cleanup: stack.cleanup,
+      await section('drain', async () => {
+        result.drain = {};
+        for (const c of concurrencies) {
+          const runs = num('runs', 1000);
+          const profile = profileDir && c === concurrencies[Math.floor(concurrencies.length / 2)] ? profileDir : undefined;
+          const agentyard = await drainAgentyard({ url, concurrency: c, runs, stack, profileDir: profile, workspaceBase });
+          const bullmq = await drainBullmq({ url, concurrency: c, runs });
+          result.drain[`c${c}`] = { concurrency: c, runs, agentyard, bullmq };
+        }
+        result.drain_archive_floor = archiveFloor(workspaceBase);
       });
     }
-    if (want('recovery')) result.recovery = await recoveryFigures({ url, tries: num('recovery-tries', 3), stack });
+    if (want('http')) {
+      await section('http', async () => {
+        result.http = await createStartFigures({ url, connections: num('http-connections', 32), seconds: num('http-seconds', 5), freePort, cleanup: stack.cleanup });
+      });
+    }
+    if (want('latency')) await section('latency', async () => (result.latency = await latencyFigures({ url, samples: num('latency-samples', 100), stack, freePort })));
+    if (want('fanout')) {
+      await section('fanout', async () => {
+        result.fanout = await fanoutFigures({
+          url, clients: num('sse-clients', 1000), events: num('sse-events', 100), intervalMs: num('sse-interval-ms', 50), freePort, cleanup: stack.cleanup,
+        });
+      });
+    }
+    if (want('recovery')) await section('recovery', async () => (result.recovery = await recoveryFigures({ url, tries: num('recovery-tries', 3), stack })));
   } finally {
     await stack.close();
     await stopRedis(redis);
   }
   // Each on a private redis-server of its own (their used_memory must be theirs alone).
   const figures = { concurrency: 8, reconcileS: num('reconcile-s', 0.5) };
-  if (want('retention')) result.retention = await retentionFigures({ ...figures, runs: num('retention-runs', 500), retentionS: num('retention-s', 5) });
+  if (want('retention')) await section('retention', async () => (result.retention = await retentionFigures({ ...figures, runs: num('retention-runs', 500), retentionS: num('retention-s', 5) })));
   if (want('soak')) {
-    const r = await soak({
-      minutes: num('soak-minutes', 30), rate: num('soak-rate', 10), retentionS: num('soak-retention-s', 10), reconcileS: 2,
-      concurrency: 16, sseEvery: 4, sampleS: 10,
+    await section('soak', async () => {
+      const r = await soak({
+        minutes: num('soak-minutes', 30), rate: num('soak-rate', 10), retentionS: num('soak-retention-s', 10), reconcileS: 2,
+        concurrency: 16, sseEvery: 4, sampleS: 10,
+      });
+      const { sample_log: _samples, ...summary } = r;
+      result.soak = summary;
     });
-    const { sample_log: _samples, ...summary } = r;
-    result.soak = summary;
   }
-  if (want('executor')) result.executor = await executorOverhead();
+  if (want('executor')) await section('executor', async () => (result.executor = await executorOverhead()));
 
   result.host_load_avg.end = loadAvg();
   result.verdicts = verdicts(result);
@@ -108,7 +126,7 @@ async function main() {
   if (str('out', undefined)) writeFileSync(str('out'), `${json}\n`);
   process.stdout.write(`${markdown(result.verdicts)}\n\nhost load average ${result.host_load_avg.start} -> ${result.host_load_avg.end} on ${require('node:os').cpus().length} cores\n\n${json}\n`);
   // BullMQ's duplicated blocking connections must not keep us alive against a stopped Redis.
-  process.exit(0);
+  process.exit(result.failed_sections ? 1 : 0);
 }
 
 main().catch((err) => {

@@ -64,6 +64,7 @@ async function latencyFigures({ url, samples, stack, freePort }) {
   const oneStep = { action: 'create', steps: [{ tool: 'log', args: { message: 'hi' } }] };
   const queued = [];
   const running = [];
+  const failedStarts = [];
   try {
     for (let i = 0; i < samples + 5; i++) {
       const created = await api.post(oneStep);
@@ -75,18 +76,40 @@ async function latencyFigures({ url, samples, stack, freePort }) {
       // The event is timed when it reaches the stream, not after the POST's own response
       // (the start's answer leaves after the queue add, which the event does not wait for).
       const started = api.post({ action: 'start', run_id: created.run_id });
+      // A start refused or failed (a 4xx/5xx body) sends no event: the stream is given up on and
+      // the failure counted, rather than waiting for an event that never comes.
+      let refused;
+      started.then(
+        (answer) => {
+          if (answer.status !== 'queued' && answer.status !== 'running' && answer.status !== 'succeeded') {
+            refused = JSON.stringify(answer).slice(0, 300);
+            ctl.abort();
+          }
+        },
+        (err) => {
+          refused = String(err?.message ?? err);
+          ctl.abort();
+        },
+      );
       let q;
-      for (;;) {
-        const ev = await next();
-        if (ev.event !== 'status') continue;
-        if (ev.data.status === 'queued') q ??= performance.now() - t0;
-        if (ev.data.status === 'running') {
-          if (i >= 5) { queued.push(q); running.push(performance.now() - t0); } // 5 warm-ups
-          break;
+      try {
+        for (;;) {
+          const ev = await next();
+          if (ev.event !== 'status') continue;
+          if (ev.data.status === 'queued') q ??= performance.now() - t0;
+          if (ev.data.status === 'running') {
+            if (i >= 5) { queued.push(q); running.push(performance.now() - t0); } // 5 warm-ups
+            break;
+          }
         }
+      } catch (err) {
+        if (refused === undefined) throw err;
       }
-      const answer = await started;
-      if (answer.status !== 'queued' && answer.status !== 'running' && answer.status !== 'succeeded') throw new Error(`start answered ${JSON.stringify(answer)}`);
+      await started.catch(() => undefined);
+      if (refused !== undefined) {
+        failedStarts.push(refused);
+        if (failedStarts.length > Math.max(3, samples / 10)) throw new Error(`${failedStarts.length} starts failed, the last: ${refused}`);
+      }
       ctl.abort();
     }
   } finally {
@@ -119,7 +142,10 @@ async function latencyFigures({ url, samples, stack, freePort }) {
     conn.disconnect();
   }
   await stack.cleanup(prefix);
-  return { samples, start_to_queued_event: stats(queued), start_to_running_event: stats(running), raw_add_to_processor_start: stats(rawStarts) };
+  return {
+    samples, failed_starts: failedStarts.length, ...(failedStarts.length ? { failed_start_answers: failedStarts.slice(0, 3) } : {}),
+    start_to_queued_event: stats(queued), start_to_running_event: stats(running), raw_add_to_processor_start: stats(rawStarts),
+  };
 }
 
 module.exports = { latencyFigures };

@@ -12,6 +12,9 @@ function verdicts(res) {
     const pass = target ? (target.op === '>=' ? ratio >= target.x : target.op === '<=' ? (o.absolute ? a <= target.x : ratio <= target.x) : a === target.x) : undefined;
     rows.push({ figure, agentyard: a, substrate: s, ratio, target: target ? `${o.absolute ? '' : 'ratio '}${target.op} ${target.x}` : '', pass, steal_pct: o.steal ?? '' });
   };
+  for (const [name, error] of Object.entries(res.failed_sections ?? {})) {
+    rows.push({ figure: `section ${name} failed: ${error}`, agentyard: undefined, substrate: undefined, ratio: undefined, target: 'runs', pass: false, steal_pct: '' });
+  }
   for (const d of Object.values(res.drain ?? {})) {
     const target = d.concurrency === 1 ? 0.5 : 0.3;
     row(`drain c=${d.concurrency} runs/s vs no-op BullMQ jobs/s`, d.agentyard.runs_per_s, d.bullmq.jobs_per_s, { op: '>=', x: target }, { steal: `${d.agentyard.steal_pct}/${d.bullmq.steal_pct}` });
@@ -37,6 +40,7 @@ function verdicts(res) {
     row('start -> first SSE event p99 ms vs add -> processor start', l.start_to_queued_event.p99_ms, l.raw_add_to_processor_start.p99_ms, { op: '<=', x: 1.5 });
     row('start -> first SSE event p50 ms', l.start_to_queued_event.p50_ms, l.raw_add_to_processor_start.p50_ms);
     row('start -> worker `running` event p99 ms', l.start_to_running_event.p99_ms, l.raw_add_to_processor_start.p99_ms);
+    if (l.failed_starts !== undefined) row('starts refused or failed', l.failed_starts, undefined, { op: '==', x: 0 }, { absolute: true });
   }
   if (res.fanout) {
     const { agentyard: a, bare: b } = res.fanout;
