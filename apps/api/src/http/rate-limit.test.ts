@@ -78,4 +78,24 @@ describe('request limits on real Redis', () => {
       app.close();
     }
   });
+
+  it('refuses the right token of a blocked address with the tenant limit off too, from its view of the count', async () => {
+    // The tests before blocked this address and counted the tenant.
+    for (const key of await t.redis.keys(`${t.prefix}*`)) await t.redis.del(key);
+    const app = await serve(0, 2);
+    try {
+      expect((await app.hit('good')).status).toBe(200);
+      expect((await app.hit('bad')).status).toBe(401);
+      expect((await app.hit('bad')).status).toBe(401);
+      await new Promise((r) => setTimeout(r, 50)); // the 401s are counted as they end
+      const right = await app.hit('good');
+      expect(right.status).toBe(429);
+      expect(Number(right.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+      // No tenant limit: no tenant count, no RateLimit headers.
+      expect(right.headers.get('ratelimit-policy')).toBeNull();
+      expect(await t.redis.keys(`${t.prefix}ratelimit:*`)).toEqual([]);
+    } finally {
+      app.close();
+    }
+  });
 });

@@ -22,8 +22,13 @@ export interface AuthFailureLimit {
   middleware: RequestHandler;
   /** Auth refused the request: it counts against its address if its answer is a 401. */
   refused(res: Response): void;
-  /** Once auth decided, whatever it decided: the 429 of an address that spent its budget, if it has. */
+  /** Auth refused the request: the 429 of an address that spent its budget, if it has (read in Redis). */
   verdict(res: Response): Promise<RateLimitedError | undefined>;
+  /**
+   * Auth accepted the request (and no tenant limit counts it): the same 429, decided on this
+   * process's view of the address's count, at once when the view is fresh (window-counters.ts).
+   */
+  admitted(res: Response): RateLimitedError | undefined | Promise<RateLimitedError | undefined>;
 }
 
 export interface RequestLimits {
@@ -113,6 +118,12 @@ export function createRequestLimits(opts: LimitOptions): RequestLimits {
             if (key === undefined) return Promise.resolve(undefined);
             return counters.read(key).then(blocked, () => undefined);
           },
+          admitted: (res) => {
+            const key = keyOf(res);
+            if (key === undefined) return undefined;
+            const seen = counters.peek(key);
+            return seen instanceof Promise ? seen.then(blocked) : blocked(seen);
+          },
         }
       : undefined;
 
@@ -142,19 +153,24 @@ export function createRequestLimits(opts: LimitOptions): RequestLimits {
 
 /**
  * An authentication middleware behind both limits: once it decided, an authenticated request
- * counts against its tenant (one script that also reads its address's failures, when the
- * tenant limit is on), and an address that spent its failed-auth budget gets that 429
- * instead, whatever auth decided; a refused credential has its address's failures read, and
- * its 401 counted as it ends.
+ * counts against its tenant and has its address's failures checked, both on this process's
+ * view of the counters (with the tenant limit off, the address alone), and an address that
+ * spent its failed-auth budget gets that 429 instead, whatever auth decided; a refused
+ * credential has its address's failures read in Redis, and its 401 counted as it ends.
  */
 export function limitedAuth(authenticate: RequestHandler, limits: { [K in keyof RequestLimits]?: RequestLimits[K] | undefined }): RequestHandler {
   const { rateLimit: limit, authFailureLimit: failures } = limits;
   return (req, res, next) =>
     authenticate(req, res, (err?: unknown) => {
       if (!err && limit) return limit(req, res, next);
-      if (err) failures?.refused(res);
-      const verdict = failures?.verdict(res);
-      if (!verdict) return next(err);
-      void verdict.then((blocked) => next(blocked ?? err));
+      if (!failures) return next(err);
+      if (err) {
+        failures.refused(res);
+        void failures.verdict(res).then((blocked) => next(blocked ?? err));
+        return;
+      }
+      const blocked = failures.admitted(res);
+      if (blocked instanceof Promise) void blocked.then((b) => next(b));
+      else next(blocked);
     });
 }
