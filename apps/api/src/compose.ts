@@ -15,7 +15,8 @@ import { within } from '@agentyard/core';
 export type ApiConfig = Pick<
   Config,
   'REDIS_URL' | 'KEY_PREFIX' | 'QUEUE_NAME' | 'API_KEYS' | 'EVENTS_MAX_LEN' | 'RETRY_BACKOFF_MS' | 'API_BODY_LIMIT' | 'SSE_HEARTBEAT_S' | 'LLM_BASE_URL'
-> &
+>
+  & Partial<Pick<Config, 'SSE_MAX_BUFFERED_KB' | 'SSE_STALLED_S'>> &
   Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_PASSWORD'>> &
   Partial<Pick<Config, 'WORKER_HEARTBEAT_MS' | 'RATE_LIMIT_PER_MIN' | 'RUN_RETENTION_S' | 'QUEUE_MAX_WAITING' | 'QUEUE_FULL_RETRY_AFTER_S' | 'EXECUTOR' | 'EXECUTOR_LOG_LINES'>> &
   // Sessions: record TTL and limits.
@@ -136,6 +137,7 @@ export async function createApiDeps(
     version: opts.version,
     bodyLimit: config.API_BODY_LIMIT,
     heartbeatMs: config.SSE_HEARTBEAT_S * 1000,
+    sseSlowClient: { maxBufferedBytes: (config.SSE_MAX_BUFFERED_KB ?? 1024) * 1024, stalledMs: (config.SSE_STALLED_S ?? 30) * 1000 },
     modelConfigured: config.LLM_BASE_URL !== undefined,
     queueLimits: (tenant) => ({
       maxWaiting: config.QUEUE_MAX_WAITING ?? 0,

@@ -9,6 +9,7 @@ import type { QueueLimits, RunFinalizer, RunReader, RunStore, SessionArchive, Se
 import type { Workspace } from '@agentyard/workspace';
 import type { JwtSettings } from './http/authenticator';
 import type { AuthFailureLimit } from './http/rate-limit';
+import type { SlowClientLimit } from './sse/run-stream';
 import type { StreamTickets } from './http/stream-ticket';
 
 /** Everything the API needs, built by main.ts (or a test) and passed in. */
@@ -48,6 +49,8 @@ export interface ApiDeps {
   bodyLimit?: string;
   /** Milliseconds between SSE heartbeats. @default 15000 */
   heartbeatMs?: number;
+  /** When a stream whose client does not read is closed (SSE_MAX_BUFFERED_KB, SSE_STALLED_S). @default 1 MiB for 30 s */
+  sseSlowClient?: SlowClientLimit;
   /** Whether a model endpoint is configured (prompt-only runs need one). */
   modelConfigured?: boolean;
   /** Backpressure for a tenant's create with start and start: QUEUE_MAX_WAITING and max_queued_runs. */

@@ -139,6 +139,14 @@ const Env = z.object({
   /** Body size limit of the API. Prompts have their own limit of 200,000 characters. */
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('4mb'),
   SSE_HEARTBEAT_S: z.coerce.number().min(0.05).default(15),
+  /**
+   * An SSE stream with more than this many KB waiting in the API for its client (the kernel's
+   * socket buffers full) for SSE_STALLED_S is closed; the client resumes from its last event
+   * id. 0 = no limit.
+   */
+  SSE_MAX_BUFFERED_KB: z.coerce.number().int().min(0).default(1024),
+  /** How long a stream may stay past SSE_MAX_BUFFERED_KB before it is closed. */
+  SSE_STALLED_S: z.coerce.number().min(0.1).max(3600).default(30),
   /** On SIGTERM, how long the API lets requests in flight finish before it closes every connection (SSE clients resume elsewhere). */
   API_DRAIN_S: z.coerce.number().min(0).max(300).default(10),
   // Tenancy: who may read the API's /metrics (queue depth and per-route traffic of every tenant).

@@ -7,6 +7,8 @@ import { streamRun, type RunStreamDeps } from '../sse/run-stream';
 import { createStreamGate } from '../sse/stream-gate';
 import { createSseHeartbeat } from '../sse/heartbeat';
 
+const DEFAULT_SLOW_CLIENT = { maxBufferedBytes: 1024 * 1024, stalledMs: 30_000 };
+
 export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   const { store, reader } = deps;
   const r = Router();
@@ -41,7 +43,7 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
    * is garbage once the stream is open: the route's frame lives as long as the stream.
    * A run Redis forgot replays from its archive, which ends with `end`; nothing is live.
    */
-  const streamSource = async (tenant: string, runId: string): Promise<Omit<RunStreamDeps, 'metrics' | 'heartbeat'>> => {
+  const streamSource = async (tenant: string, runId: string): Promise<Omit<RunStreamDeps, 'metrics' | 'heartbeat' | 'slowClient'>> => {
     const found = await reader.locate(tenant, runId);
     return found.where === 'redis'
       ? { history: reader.history(tenant, found), live: deps.fanout, ended: async () => (await store.ended(runId)) ?? true }
@@ -63,7 +65,7 @@ export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
     // Counted against the tenant's max_sse_streams while it is open. The handler returns once
     // the stream is open; the lease goes back when it ends (streamRun's onEnd, called once).
     const release = gate ? await gate.enter(tenant) : undefined;
-    await streamRun({ ...source, metrics: deps.metrics, heartbeat }, res, runId, cursor, release ? () => void release() : undefined);
+    await streamRun({ ...source, metrics: deps.metrics, heartbeat, slowClient: deps.sseSlowClient ?? DEFAULT_SLOW_CLIENT }, res, runId, cursor, release ? () => void release() : undefined);
   });
 
   return r;

@@ -17,6 +17,9 @@ import type { SseHeartbeat } from './heartbeat';
  *   `reset` has no id, so the client's Last-Event-ID stays on the last real event.
  * - A comment heartbeat (one timer for all streams, see heartbeat.ts); a client that goes
  *   away leaves no listener behind.
+ * - A client that stops reading is cut off (SlowClientLimit): its socket is destroyed (what
+ *   waited is dropped), and the EventSource reconnects with the last id it got, so it loses
+ *   nothing, and the API stops holding what it does not take.
  * Opening the subscription (live subscribe, cursor check) happens before any header, so a
  * Redis outage is still a 503 with an error envelope, not a 200 that closes at once.
  */
@@ -27,6 +30,20 @@ export interface RunStreamDeps {
   heartbeat: SseHeartbeat;
   /** Whether the stream's run's current `end` event exists (cleared by a retry). */
   ended(): Promise<boolean>;
+  /** When a client that does not read is cut off; none: never. */
+  slowClient?: SlowClientLimit;
+}
+
+/**
+ * A stream whose client leaves more than `maxBufferedBytes` waiting in the API (its socket's
+ * kernel buffers full) for `stalledMs` is closed. Without it one stalled client of a chatty run
+ * held every later event in the API's memory for as long as the run went on. The time, not the
+ * size alone: a replay writes a page of history at once, which a client that reads takes in a
+ * moment.
+ */
+export interface SlowClientLimit {
+  maxBufferedBytes: number;
+  stalledMs: number;
 }
 
 /**
@@ -128,10 +145,26 @@ export async function streamRun(deps: RunStreamDeps, res: Response, runId: strin
   deps.heartbeat.add(res);
 
   const { metrics, heartbeat } = deps;
+  const slow = deps.slowClient && deps.slowClient.maxBufferedBytes > 0 ? deps.slowClient : undefined;
+  // Since when more than the limit has been waiting for the client (0: not now).
+  let overSince = 0;
+  let cutOff = false;
   void sub
     .start({
       event(e: RunEvent) {
+        if (res.destroyed) return; // cut off or gone; its close ends the subscription
         res.write(frameOf(e));
+        if (!slow) return;
+        if (res.writableLength <= slow.maxBufferedBytes) {
+          overSince = 0;
+          return;
+        }
+        const now = Date.now();
+        if (overSince === 0) overSince = now;
+        else if (now - overSince >= slow.stalledMs) {
+          cutOff = true;
+          res.destroy();
+        }
       },
       reset(notice) {
         res.write(`event: reset\ndata: ${JSON.stringify(notice)}\n\n`);
@@ -141,7 +174,7 @@ export async function streamRun(deps: RunStreamDeps, res: Response, runId: strin
     .then((outcome) => {
       heartbeat.remove(res);
       metrics.sseClients.dec();
-      metrics.sseStreams.inc({ outcome: outcome === 'closed' ? 'client_closed' : outcome });
+      metrics.sseStreams.inc({ outcome: outcome === 'closed' ? (cutOff ? 'slow_client' : 'client_closed') : outcome });
       if (!res.writableEnded) res.end();
       onEnd();
     });
