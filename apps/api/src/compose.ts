@@ -9,6 +9,7 @@ import { tenantPolicies, type TenantPolicies } from '@agentyard/config';
 import { scopeWorkspace, tenantRoot, workspaceFromSettings, workspaceRoot, type Workspace } from '@agentyard/workspace';
 import type { ApiDeps } from './deps';
 import { createRequestLimits } from './http/rate-limit';
+import { DEFAULT_SLOW_CLIENT } from './sse/run-stream';
 import { createStreamTickets } from './http/stream-ticket';
 import { within } from '@agentyard/core';
 
@@ -137,7 +138,10 @@ export async function createApiDeps(
     version: opts.version,
     bodyLimit: config.API_BODY_LIMIT,
     heartbeatMs: config.SSE_HEARTBEAT_S * 1000,
-    sseSlowClient: { maxBufferedBytes: (config.SSE_MAX_BUFFERED_KB ?? 1024) * 1024, stalledMs: (config.SSE_STALLED_S ?? 30) * 1000 },
+    sseSlowClient: {
+      maxBufferedBytes: config.SSE_MAX_BUFFERED_KB === undefined ? DEFAULT_SLOW_CLIENT.maxBufferedBytes : config.SSE_MAX_BUFFERED_KB * 1024,
+      stalledMs: config.SSE_STALLED_S === undefined ? DEFAULT_SLOW_CLIENT.stalledMs : config.SSE_STALLED_S * 1000,
+    },
     modelConfigured: config.LLM_BASE_URL !== undefined,
     queueLimits: (tenant) => ({
       maxWaiting: config.QUEUE_MAX_WAITING ?? 0,

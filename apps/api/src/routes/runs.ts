@@ -3,11 +3,9 @@ import { isEventId, ListRunsQuery, LogsQuery, ValidationError, parseOrThrow } fr
 import type { ApiDeps } from '../deps';
 import { authOf } from '../http/auth';
 import { runIdParam } from '../http/run-id';
-import { streamRun, type RunStreamDeps } from '../sse/run-stream';
+import { DEFAULT_SLOW_CLIENT, streamRun, type RunStreamDeps } from '../sse/run-stream';
 import { createStreamGate } from '../sse/stream-gate';
 import { createSseHeartbeat } from '../sse/heartbeat';
-
-const DEFAULT_SLOW_CLIENT = { maxBufferedBytes: 1024 * 1024, stalledMs: 30_000 };
 
 export function runsRouter(deps: ApiDeps, sseAuth: RequestHandler): Router {
   const { store, reader } = deps;

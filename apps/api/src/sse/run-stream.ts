@@ -46,6 +46,9 @@ export interface SlowClientLimit {
   stalledMs: number;
 }
 
+/** SSE_MAX_BUFFERED_KB and SSE_STALLED_S's defaults, for deps built without a config. */
+export const DEFAULT_SLOW_CLIENT: SlowClientLimit = { maxBufferedBytes: 1024 * 1024, stalledMs: 30_000 };
+
 /**
  * One frame per event object: the fan-out hands the same object to every client following a
  * run, so 1,000 clients cost one JSON.stringify per event, not 1,000 (the fan-out's p99 in
